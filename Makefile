@@ -1,0 +1,33 @@
+# make demo   - train baseline, patch and skip on the embedded synthetic data, print their AUCs
+# make test   - the whole test suite (installs first)
+# make bench  - the speed benchmark (python -m lnta.bench)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0 || $(PY) -m pip install -q "torch>=2.4,<2.15"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: install
+	$(PY) -m lnta.demo
+
+test: install
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+bench: install
+	$(PY) -m lnta.bench --out outputs/bench.json
+
+clean:
+	rm -rf outputs multirun .pytest_cache

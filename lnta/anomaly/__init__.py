@@ -1,0 +1,7 @@
+"""Pseudo anomalies: the loss switch, patch and skip-frame types, intruder sources."""
+from lnta.anomaly.base import PseudoAnomaly
+from lnta.anomaly.patch import PatchAnomaly
+from lnta.anomaly.skip import SkipFrame
+from lnta.anomaly.switch import assign_types
+
+__all__ = ["PseudoAnomaly", "PatchAnomaly", "SkipFrame", "assign_types"]

@@ -1,0 +1,95 @@
+"""Intruder images for patch pseudo anomalies, loaded once into a compact uint8 tensor."""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lnta.data.frames import FRAME_SUFFIXES, read_gray, resize_gray
+from lnta.errors import DataError
+
+
+def rgb_to_luma(rgb: np.ndarray) -> np.ndarray:
+    """uint8 (..., 3) RGB to ITU-R 601 luma exactly as PIL's ``convert('L')`` (the reference's Grayscale)."""
+    r, g, b = (rgb[..., i].astype(np.uint32) for i in range(3))
+    return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)
+
+
+def _read_cifar_pickle(path: Path) -> np.ndarray:
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{path}: not a CIFAR python pickle with a 'data' array ({exc.__class__.__name__})") from None
+    return rgb_to_luma(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+
+
+def _cifar_files(path: Path, split: str) -> list[Path] | None:
+    """The pickle files of a CIFAR-100 or CIFAR-10 python release at or below ``path``."""
+    for base in (path, path / "cifar-100-python", path / "cifar-10-batches-py"):
+        if (base / "meta").is_file() or (base / "train").is_file() or (base / "test").is_file():
+            return [base / split] if (base / split).is_file() else []           # CIFAR-100
+        if (base / "batches.meta").is_file() or (base / "test_batch").is_file():  # CIFAR-10
+            return sorted(base.glob("data_batch_*")) if split == "train" else [base / "test_batch"]
+    return None
+
+
+def load_cifar(path: Path, split: str = "train") -> np.ndarray:
+    """Grayscale uint8 (N, 32, 32) images of a CIFAR-100/10 python pickle (file or release folder)."""
+    path = Path(path)
+    files = [path] if path.is_file() else _cifar_files(path, split)
+    if not files:
+        raise DataError(f"{path}: no CIFAR '{split}' split here (expected cifar-100-python/{split} "
+                        f"or cifar-10-batches-py/{'data_batch_*' if split == 'train' else 'test_batch'})")
+    return np.concatenate([_read_cifar_pickle(f) for f in files])
+
+
+def load_image_folder(path: Path, size: int = 64, max_images: int = 50000) -> np.ndarray:
+    """Grayscale uint8 (N, size, size) images of a folder (flat or one sub-folder per class)."""
+    files = sorted(p for p in Path(path).rglob("*")
+                   if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith("._"))[:max_images]
+    if not files:
+        raise DataError(f"{path}: no images found (expected image files or class folders of images)")
+    return np.stack([resize_gray(read_gray(f)[None], size)[0] for f in files])
+
+
+def synthetic_intruders(count: int = 512, size: int = 32, seed: int = 0) -> np.ndarray:
+    """Textured random images, the embedded stand-in when no image dataset is at hand."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    images = []
+    for _ in range(count):
+        fx, fy, phase = rng.uniform(1, 6, 3)
+        base = np.sin(2 * np.pi * (fx * xx + fy * yy) + phase) * rng.uniform(40, 110)
+        blobs = sum(rng.uniform(-90, 90) * np.exp(-((xx - rng.random()) ** 2 + (yy - rng.random()) ** 2)
+                                               / rng.uniform(0.005, 0.05)) for _ in range(4))
+        images.append(np.clip(rng.uniform(60, 190) + base + blobs + rng.normal(0, 8, xx.shape), 0, 255))
+    return np.stack(images).astype(np.uint8)
+
+
+def load_intruders(source: str = "auto", path: str | None = None, split: str = "train") -> torch.Tensor:
+    """The intruder bank as uint8 (N, h, w).
+
+    ``source``: 'cifar' (a CIFAR-100/10 python pickle or release folder), 'folder' (image files),
+    'synthetic' (generated textures, needs no path) or 'auto' (CIFAR if the path holds a CIFAR
+    release, else an image folder).
+    """
+    if source == "synthetic":
+        return torch.from_numpy(synthetic_intruders())
+    if source not in ("auto", "cifar", "folder"):
+        raise DataError(f"anomaly.intruder.source={source!r}: expected auto, cifar, folder or synthetic")
+    if not path:
+        raise DataError(f"anomaly.intruder.path is required for intruder source '{source}'")
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataError(f"anomaly.intruder.path={p}: not found (expected a CIFAR pickle/release or an image folder)")
+    is_cifar = p.is_file() or _cifar_files(p, split) is not None
+    if source == "cifar" or (source == "auto" and is_cifar):
+        return torch.from_numpy(load_cifar(p, split))
+    try:
+        return torch.from_numpy(load_image_folder(p))
+    except DataError:
+        raise DataError(f"anomaly.intruder.path={p}: holds neither a CIFAR python release nor image files") from None

@@ -1,0 +1,32 @@
+"""Skip-frame pseudo anomalies: frames n, n+s, ..., n+15s fake an abnormally fast motion."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from lnta.anomaly.base import PseudoAnomaly
+from lnta.data.normalize import to_unit
+from lnta.errors import ConfigError
+
+
+class SkipFrame(PseudoAnomaly):
+    """The input is the skip-frame clip, the target the consecutive clip from the same start.
+
+    The index rule (s per sample, re-draw / clamp for short videos) is
+    :func:`lnta.data.sampling.skip_clip_pair`; the data module gathers both clips because it
+    owns the frames (``data.skips`` follows ``anomaly.skips``).
+    """
+
+    name = "skip"
+
+    def __init__(self, p: float, skips: Sequence[int] = (2, 3, 4, 5)):
+        super().__init__(p)
+        if not skips or any(int(s) != s or s < 2 for s in skips):
+            raise ConfigError(f"anomaly.skips={list(skips)}: expected a non-empty list of integers > 1")
+        self.skips = [int(s) for s in skips]
+
+    def forward(self, clips, batch, index):
+        if "skip_clip" not in batch:
+            raise ConfigError("the skip-frame anomaly needs skip clips from the data; set data.skips=${anomaly.skips}")
+        return to_unit(batch["skip_clip"][index]), to_unit(batch["skip_target"][index])

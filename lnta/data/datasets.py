@@ -1,0 +1,75 @@
+"""Clip datasets over a FrameStore: uint8 clips plus where they come from."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from lnta.data.sampling import REFERENCE_CENTER, clip_starts, normal_clip, skip_clip_pair
+from lnta.data.store import FrameStore
+
+
+def _torch_randint(n: int) -> int:
+    # The torch RNG is seeded per DataLoader worker from the run seed, so draws are repeatable.
+    return int(torch.randint(n, ()))
+
+
+def _clip_index(store: FrameStore, clip_len: int) -> tuple[np.ndarray, np.ndarray]:
+    videos, starts = [], []
+    for v, length in enumerate(store.lengths):
+        s = clip_starts(length, clip_len)
+        videos.append(np.full(len(s), v))
+        starts.append(s)
+    return np.concatenate(videos).astype(np.int64), np.concatenate(starts).astype(np.int64)
+
+
+def _as_clip(frames: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(frames).unsqueeze(0)  # (1, T, H, W), uint8
+
+
+class TrainClips(Dataset):
+    """Every stride-1 clip of every training video.
+
+    Items: ``clip`` uint8 (1, T, H, W), ``video``, ``start``; with ``skips`` also ``skip_clip``
+    and ``skip_target`` (the reference skip-frame pair, see ``skip_clip_pair``) and ``skip``.
+    """
+
+    def __init__(self, store: FrameStore, clip_len: int = 16, skips: Sequence[int] | None = None):
+        self.store, self.clip_len = store, clip_len
+        self.skips = list(skips) if skips else None
+        self.videos, self.starts = _clip_index(store, clip_len)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> dict:
+        video, start = int(self.videos[i]), int(self.starts[i])
+        length = self.store.lengths[video]
+        item = {"clip": _as_clip(self.store.gather(video, normal_clip(start, self.clip_len, length))),
+                "video": video, "start": start}
+        if self.skips:
+            skip_idx, target_idx, s = skip_clip_pair(start, self.skips, self.clip_len, length,
+                                                     _torch_randint)
+            item["skip_clip"] = _as_clip(self.store.gather(video, skip_idx))
+            item["skip_target"] = _as_clip(self.store.gather(video, target_idx))
+            item["skip"] = s
+        return item
+
+
+class TestClips(Dataset):
+    """Every stride-1 clip of every test video; ``frame`` is the scored (centre) frame."""
+
+    def __init__(self, store: FrameStore, clip_len: int = 16, center: int = REFERENCE_CENTER):
+        self.store, self.clip_len, self.center = store, clip_len, center
+        self.videos, self.starts = _clip_index(store, clip_len)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> dict:
+        video, start = int(self.videos[i]), int(self.starts[i])
+        indices = normal_clip(start, self.clip_len, self.store.lengths[video])
+        return {"clip": _as_clip(self.store.gather(video, indices)), "video": video,
+                "frame": start + self.center}

@@ -1,0 +1,42 @@
+"""``python -m lnta.eval ckpt_path=FILE``: test a checkpoint with the reference protocol."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from lnta.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
+from lnta.cli import clear_errors
+from lnta.errors import ConfigError
+from lnta.evaluation import FrameScorer
+
+log = logging.getLogger("lnta.eval")
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Test ``cfg.ckpt_path`` on ``cfg.data`` (default: the data it was trained on)."""
+    checkpoint = load_checkpoint(cfg.ckpt_path)
+    trained = checkpoint[CONFIG_KEY]
+    data_cfg = cfg.get("data") or OmegaConf.create(trained["data"])
+    if data_cfg.get("image_size") != trained["data"]["image_size"]:
+        raise ConfigError(f"data.image_size={data_cfg.get('image_size')}: the checkpoint was trained at "
+                          f"{trained['data']['image_size']}")
+    datamodule = hydra.utils.instantiate(data_cfg, skips=None, _convert_="object")
+    scorer = FrameScorer(cfg.paths.output_dir, extra_metrics={
+        "epoch": int(checkpoint.get("epoch", -1)), "ckpt_path": str(Path(cfg.ckpt_path).resolve())})
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[scorer], logger=False)
+    trainer.test(module_from_checkpoint(checkpoint), datamodule=datamodule, verbose=False)
+    log.info("AUC micro %.4f  macro %.4f", scorer.metrics["auc_micro"], scorer.metrics["auc_macro"])
+    return scorer.metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+@clear_errors
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""PNG plots of a test run: per-video score curves against the ground truth, and the ROC."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from lnta.io import atomic_path  # noqa: E402
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _shade_intervals(ax, frames: np.ndarray, labels: np.ndarray) -> None:
+    edges = np.flatnonzero(np.diff(np.r_[0, labels, 0]))
+    for start, stop in zip(edges[::2], edges[1::2]):
+        ax.axvspan(frames[start], frames[stop - 1], color="tab:red", alpha=0.2, lw=0)
+
+
+def plot_video_scores(path: Path, videos, frames, scores, labels, names) -> None:
+    """One panel per video: anomaly score over frames, ground-truth anomalies shaded."""
+    cols = min(4, len(names))
+    rows = int(np.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.4 * rows), squeeze=False)
+    for ax, (v, name) in zip(axes.flat, enumerate(names)):
+        sel = videos == v
+        _shade_intervals(ax, frames[sel], labels[sel])
+        ax.plot(frames[sel], scores[sel], lw=1)
+        ax.set(title=f"video {name}", ylim=(-0.02, 1.02), xlabel="frame", ylabel="anomaly score")
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_roc(path: Path, fpr: np.ndarray, tpr: np.ndarray, auc: float) -> None:
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot(fpr, tpr, label=f"micro AUC = {auc:.4f}")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title="frame-level ROC")
+    ax.legend(loc="lower right")
+    _save(fig, path)

@@ -1,0 +1,48 @@
+"""Shared fixtures: the real CLI as a subprocess, tiny synthetic data, the shared real datasets."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "datasets"
+
+
+def shared_dataset(*parts: str) -> Path:
+    """A path under ../shared/datasets, or skip the test with the reason."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} is absent")
+    return path
+
+
+def run_cli(module: str, *overrides: str, check: bool = True, env: dict | None = None,
+            timeout: float = 900) -> subprocess.CompletedProcess:
+    """``python -m <module> <overrides>`` from the repo root, output captured."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"),
+                **(env or {})}
+    result = subprocess.run([sys.executable, "-m", module, *overrides], cwd=REPO, env=full_env,
+                            capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{module} {' '.join(overrides)} failed ({result.returncode}):\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+def tiny_overrides(tmp: Path, run_dir: Path | None = None) -> list[str]:
+    """Overrides for a seconds-long run: tiny synthetic videos, a narrow AE, two steps."""
+    return [
+        f"data.root={tmp / 'synthetic'}", "data.size=32", "data.image_size=32", "data.train_videos=2",
+        "data.test_videos=2", "data.frames_per_video=40", "model.width=0.125",
+        "trainer.max_epochs=1", "trainer.max_steps=2", "trainer.enable_progress_bar=false",
+        f"hydra.run.dir={run_dir or tmp / 'run'}",
+    ]
+
+
+@pytest.fixture
+def tiny(tmp_path) -> list[str]:
+    return tiny_overrides(tmp_path)
