@@ -1,0 +1,77 @@
+"""Clip index rules: normal, skip-frame (re-draw / clamp) and the scored frames."""
+import numpy as np
+
+from lnta.data.sampling import (REFERENCE_CENTER, SKIP_REDRAWS, clip_starts, normal_clip,
+                                scored_frames, skip_clip, skip_clip_pair)
+
+
+class Draws:
+    """A scripted randint: returns the queued values, records the bounds it was asked for."""
+
+    def __init__(self, *values):
+        self.values, self.bounds = list(values), []
+
+    def __call__(self, n):
+        self.bounds.append(n)
+        value = self.values.pop(0)
+        assert 0 <= value < n
+        return value
+
+
+def test_clip_starts_are_every_stride_one_start():
+    assert clip_starts(20, 16).tolist() == [0, 1, 2, 3, 4]
+    assert len(clip_starts(180, 16)) == 165
+    assert len(clip_starts(15, 16)) == 0
+
+
+def test_skip_clip_indices():
+    assert skip_clip(3, 2, 16, 100).tolist() == list(range(3, 34, 2))
+    assert skip_clip(0, 5, 16, 100).tolist() == list(range(0, 76, 5))
+
+
+def test_skip_pair_when_long_enough_keeps_start():
+    draws = Draws(1)  # picks skips[1] = 3
+    skip_idx, target_idx, s = skip_clip_pair(10, [2, 3, 4, 5], 16, 120, draws)
+    assert s == 3 and draws.bounds == [4]
+    assert skip_idx.tolist() == [10 + 3 * i for i in range(16)]
+    assert target_idx.tolist() == list(range(10, 26))
+
+
+def test_skip_pair_boundary_is_inclusive_like_the_reference():
+    # len < n + 15 s triggers a re-draw; n + 15 s == len does not (its last index is clamped).
+    draws = Draws(0)
+    skip_idx, _, _ = skip_clip_pair(45, [5], 16, 120, draws)
+    assert draws.bounds == [1]  # only s was drawn: no re-draw
+    assert skip_idx[-1] == 119 and skip_idx[-2] == 115
+
+
+def test_skip_pair_redraws_start_then_succeeds():
+    draws = Draws(0, 50, 7)  # s = 2; start 100 too late; redraw 50 too late (50+30 > 60); redraw 7 ok
+    skip_idx, target_idx, s = skip_clip_pair(100, [2], 16, 60, draws)
+    assert s == 2 and draws.bounds == [1, 60, 60]
+    assert skip_idx.tolist() == [7 + 2 * i for i in range(16)]
+    assert target_idx.tolist() == list(range(7, 23))
+
+
+def test_skip_pair_clamps_after_ten_redraws():
+    draws = Draws(0, *([20] * SKIP_REDRAWS))  # every redraw lands too late for s = 5 in 40 frames
+    skip_idx, target_idx, _ = skip_clip_pair(20, [5], 16, 40, draws)
+    assert len(draws.bounds) == 1 + SKIP_REDRAWS
+    assert skip_idx.tolist() == [min(20 + 5 * i, 39) for i in range(16)]
+    assert target_idx.tolist() == list(range(20, 36))
+
+
+def test_normal_clip_is_clamped_to_last_frame():
+    assert normal_clip(30, 16, 40).tolist() == [min(30 + i, 39) for i in range(16)]
+
+
+def test_scored_frames_drop_first_eight_and_last_seven():
+    frames = scored_frames(180, 16)
+    assert REFERENCE_CENTER == 8
+    assert frames[0] == 8 and frames[-1] == 180 - 8 and len(frames) == 180 - 15
+
+
+def test_ped2_scored_frame_total_is_1830():
+    lengths = [180, 180, 150, 180, 150, 180, 180, 180, 120, 150, 180, 180]
+    assert sum(len(scored_frames(n, 16)) for n in lengths) == 1830
+    assert sum(lengths) == 2010

@@ -1,0 +1,68 @@
+"""The reference scoring protocol on hand-made cases."""
+import numpy as np
+import pytest
+import torch
+from torchmetrics.functional.classification import binary_auroc
+
+from lnta.scoring import (frame_level_metrics, frame_psnr, minmax_anomaly_scores, psnr_from_mse,
+                          roc_auc, roc_curve)
+
+
+def test_psnr_peak_one():
+    assert psnr_from_mse(torch.tensor([1.0, 0.1, 0.01])).tolist() == pytest.approx([0, 10, 20])
+
+
+def test_frame_psnr_uses_only_the_scored_frame():
+    target = torch.zeros(2, 1, 16, 4, 4)
+    recon = target.clone()
+    recon[:, :, 8] = 0.1      # error only on frame 8: mse 0.01 -> 20 dB
+    recon[:, :, 3] = 0.9      # ignored
+    assert frame_psnr(recon, target, 8).tolist() == pytest.approx([20, 20])
+
+
+def test_minmax_per_video():
+    psnr = np.array([30, 20, 25, 10, 12, 11.0])
+    videos = np.array([0, 0, 0, 1, 1, 1])
+    assert minmax_anomaly_scores(psnr, videos).tolist() == pytest.approx([0, 1, 0.5, 1, 0, 0.5])
+
+
+def test_minmax_constant_video_scores_zero():
+    assert minmax_anomaly_scores(np.array([5.0, 5.0]), np.array([0, 0])).tolist() == [0, 0]
+
+
+def test_auc_equals_direct_pair_count_and_torchmetrics():
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.random(300), 2)  # with ties
+    labels = rng.random(300) < 0.3
+    pos, neg = scores[labels], scores[~labels]
+    direct = ((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (len(pos) * len(neg))
+    assert roc_auc(scores, labels) == pytest.approx(direct, abs=1e-12)
+    tm = binary_auroc(torch.tensor(scores), torch.tensor(labels).long())
+    assert roc_auc(scores, labels) == pytest.approx(tm.item(), abs=1e-6)
+
+
+def test_roc_curve_area_matches_auc():
+    rng = np.random.default_rng(1)
+    scores, labels = rng.random(500), rng.random(500) < 0.4
+    fpr, tpr = roc_curve(scores, labels)
+    assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1
+    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc(scores, labels), abs=1e-9)
+
+
+def test_hand_made_protocol_case():
+    # two videos; anomalies have low PSNR; after min-max per video they rank above normals
+    psnr = np.array([30, 31, 15, 16, 29, 40, 41, 20])
+    labels = np.array([0, 0, 1, 1, 0, 0, 0, 1])
+    videos = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    scores = minmax_anomaly_scores(psnr, videos)
+    m = frame_level_metrics(scores, labels, videos)
+    assert m["auc_micro"] == 1.0 and m["auc_macro"] == 1.0 and m["auc_macro_videos"] == 2
+
+
+def test_macro_skips_single_class_videos():
+    scores = np.array([0.1, 0.9, 0.5, 0.6])
+    labels = np.array([0, 1, 0, 0])
+    videos = np.array([0, 0, 1, 1])
+    m = frame_level_metrics(scores, labels, videos)
+    assert m["auc_macro_videos"] == 1 and m["auc_macro"] == 1.0
+    assert np.isnan(m["auc_per_video"]["1"])
