@@ -7,9 +7,7 @@ import hydra
 import torch
 
 from lnta.errors import DataError
-from lnta.module import LNTAModule
-
-CONFIG_KEY = "lnta_config"
+from lnta.module import CONFIG_KEY, LNTAModule
 
 
 def attach_config(module: LNTAModule, config: dict) -> None:

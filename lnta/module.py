@@ -13,6 +13,9 @@ from lnta.data.normalize import to_unit
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.scoring import frame_psnr
 
+#: Checkpoint key holding the run's resolved config, so a checkpoint stands alone.
+CONFIG_KEY = "lnta_config"
+
 
 class LNTAModule(pl.LightningModule):
     """Trains an AE on normal clips; with probability p a sample becomes a pseudo anomaly.
@@ -72,7 +75,7 @@ class LNTAModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         config = getattr(self, "lnta_config", None)
         if config is not None:
-            checkpoint["lnta_config"] = config
+            checkpoint[CONFIG_KEY] = config
 
     def configure_optimizers(self):
         factory = self.optimizer_factory or (lambda params: torch.optim.Adam(params, lr=1e-4))
