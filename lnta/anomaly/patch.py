@@ -5,7 +5,7 @@ from typing import Mapping
 
 import torch
 
-from lnta.anomaly.augment import PatchMix3D
+from lnta.anomaly.augment import PatchMix3D, check_patch_settings
 from lnta.anomaly.banks import IntruderBank
 from lnta.anomaly.base import PseudoAnomaly
 from lnta.anomaly.intruders import build_intruders
@@ -27,6 +27,7 @@ class PatchAnomaly(PseudoAnomaly):
     def __init__(self, p: float, technique: str = "smoothmix_s", alpha: float = 0.5, beta: int = 10,
                  intruder: Mapping | IntruderBank | None = None, **kwargs):
         super().__init__(p, **kwargs)
+        check_patch_settings(technique, alpha, beta)   # before a possibly long intruder load
         bank = intruder if isinstance(intruder, IntruderBank) else build_intruders(**dict(intruder or {"source": "synthetic"}))
         self.augment = PatchMix3D(bank, technique, alpha, beta)
 
