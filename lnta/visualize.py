@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
@@ -31,8 +32,10 @@ def visualize(cfg: DictConfig):
              for t in cfg.techniques]
     if cfg.skips:
         kinds.append(SkipFrame(1.0, cfg.skips, name="skip-frame"))
+    intruder = cfg.anomaly.intruder
+    source = "synthetic textures" if intruder.source == "synthetic" else f"{Path(intruder.path).name} ({intruder.split})"
     path = save_grid(cfg.out, pseudo_examples(kinds, batch, cfg.sample), cfg.frames,
-                     title=f"{cfg.data.name}: pseudo anomalies (intruder {cfg.anomaly.intruder.source})")
+                     title=f"{cfg.data.name}: a training clip and its pseudo anomalies, intruder {source}")
     log.info("wrote %s", path)
     return path
 
