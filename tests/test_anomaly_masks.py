@@ -154,3 +154,14 @@ def test_invalid_patch_settings(kwargs, match):
 def test_invalid_skips(skips):
     with pytest.raises(ConfigError, match=r"anomaly\.skips="):
         SkipFrame(0.2, skips)
+
+
+def test_type_probabilities_must_sum_to_at_most_one():
+    from omegaconf import OmegaConf
+
+    from lnta.cli import build_anomalies
+
+    spec = {"_target_": "lnta.anomaly.SkipFrame", "p": 0.6}
+    assert len(build_anomalies(OmegaConf.create({"types": {"a": spec, "b": {**spec, "p": 0.4}}}))) == 2
+    with pytest.raises(ConfigError, match=r"anomaly\.types: the probabilities p sum to 1\.2"):
+        build_anomalies(OmegaConf.create({"types": {"a": spec, "b": spec}}))
