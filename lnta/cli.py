@@ -11,7 +11,7 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
 from lnta.anomaly.base import PseudoAnomaly
-from lnta.errors import LntaError
+from lnta.errors import ConfigError, LntaError
 
 log = logging.getLogger("lnta")
 
@@ -48,7 +48,11 @@ def build_anomalies(cfg: DictConfig) -> list[PseudoAnomaly]:
         specs = [cfg]
     else:
         specs = list((cfg.get("types") or {}).values())
-    return [hydra.utils.instantiate(spec, _convert_="object") for spec in specs]
+    anomalies = [hydra.utils.instantiate(spec, _convert_="object") for spec in specs]
+    total = sum(a.p for a in anomalies)
+    if total > 1 + 1e-9:
+        raise ConfigError(f"anomaly.types: the probabilities p sum to {total:g}; expected at most 1 (one type per sample)")
+    return anomalies
 
 
 def build_list(cfg: DictConfig | None) -> list:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from lnta.anomaly.base import PseudoAnomaly
-from lnta.anomaly.switch import assign_types
+from lnta.anomaly.switch import assign_types, pseudo_losses
 from lnta.data.normalize import to_unit
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.scoring import frame_psnr
@@ -47,12 +47,15 @@ class LNTAModule(pl.LightningModule):
         for k, anomaly in enumerate(self.anomalies):
             index = torch.nonzero(kinds == k).squeeze(1)
             if len(index):
-                inputs[index], targets[index] = anomaly(clips, batch, index)
+                pseudo, target = anomaly(clips, batch, index)
+                inputs[index], targets[index] = pseudo, pseudo if anomaly.objective == "steal" else target
         return inputs, targets, kinds
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         inputs, targets, kinds = self.make_inputs(batch)
         per_sample = (self.model(inputs).float() - targets).pow(2).flatten(1).mean(1)
+        per_sample = pseudo_losses(per_sample, kinds, [a.steal_margin if a.objective == "steal" else None
+                                                       for a in self.anomalies])
         loss = per_sample.mean()
         pseudo = kinds >= 0
         n = len(kinds)

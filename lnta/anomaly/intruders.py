@@ -1,4 +1,4 @@
-"""Intruder images for patch pseudo anomalies, loaded once into a compact uint8 tensor."""
+"""Intruder sources for patch pseudo anomalies, read once into a compact uint8 bank."""
 from __future__ import annotations
 
 import pickle
@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lnta.anomaly.banks import ClipBank, CropBank, IntruderBank
 from lnta.data.frames import FRAME_SUFFIXES, read_gray, resize_gray
+from lnta.data.store import FrameStore
 from lnta.errors import DataError
 
 
@@ -24,6 +26,8 @@ def _read_cifar_pickle(path: Path) -> np.ndarray:
         data = np.asarray(batch[b"data"], dtype=np.uint8)
     except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{path}: not a CIFAR python pickle with a 'data' array ({exc.__class__.__name__})") from None
+    if data.size == 0 or data.size % 3072:
+        raise DataError(f"{path}: CIFAR pickle holds no 32x32 RGB images (data has {data.size} bytes)")
     return rgb_to_luma(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
 
 
@@ -70,26 +74,45 @@ def synthetic_intruders(count: int = 512, size: int = 32, seed: int = 0) -> np.n
     return np.stack(images).astype(np.uint8)
 
 
-def load_intruders(source: str = "auto", path: str | None = None, split: str = "train") -> torch.Tensor:
-    """The intruder bank as uint8 (N, h, w).
+SOURCES = ("auto", "cifar", "folder", "clips", "synthetic")
 
-    ``source``: 'cifar' (a CIFAR-100/10 python pickle or release folder), 'folder' (image files),
+
+def load_clip_frames(path: Path, train_dir: str, size: int) -> FrameStore:
+    """All training frames of a frames-layout dataset (e.g. Ped2) at ``size``, for clip intruders."""
+    return FrameStore.from_frame_folders(Path(path) / train_dir, size)
+
+
+def build_intruders(source: str = "auto", path: str | None = None, split: str = "train",
+                    size: int | None = None, max_images: int = 20000, clip_len: int = 16,
+                    train_dir: str = "training/frames") -> IntruderBank:
+    """The intruder bank of ``anomaly.intruder``.
+
+    ``source``: 'cifar' (CIFAR-100/10 python pickle or release folder, ``split`` train/test),
+    'folder' (image files, flat or one sub-folder per class; stored square at ``size``, default
+    128, at most ``max_images``), 'clips' (the ``train_dir`` videos of a frames-layout dataset at
+    ``path``, stored at ``size``, default 256, pasted ``clip_len`` frames at a time),
     'synthetic' (generated textures, needs no path) or 'auto' (CIFAR if the path holds a CIFAR
     release, else an image folder).
     """
+    if source not in SOURCES:
+        raise DataError(f"anomaly.intruder.source={source!r}: expected one of {', '.join(SOURCES)}")
     if source == "synthetic":
-        return torch.from_numpy(synthetic_intruders())
-    if source not in ("auto", "cifar", "folder"):
-        raise DataError(f"anomaly.intruder.source={source!r}: expected auto, cifar, folder or synthetic")
+        return IntruderBank(torch.from_numpy(synthetic_intruders()))
     if not path:
         raise DataError(f"anomaly.intruder.path is required for intruder source '{source}'")
     p = Path(path).expanduser()
     if not p.exists():
-        raise DataError(f"anomaly.intruder.path={p}: not found (expected a CIFAR pickle/release or an image folder)")
+        raise DataError(f"anomaly.intruder.path={p}: not found (expected a CIFAR pickle/release, "
+                        "an image folder or a frames-layout dataset)")
+    if source == "clips":
+        store = load_clip_frames(p, train_dir, size or 256)
+        return ClipBank(torch.from_numpy(store.frames), store.lengths, clip_len)
     is_cifar = p.is_file() or _cifar_files(p, split) is not None
     if source == "cifar" or (source == "auto" and is_cifar):
-        return torch.from_numpy(load_cifar(p, split))
+        return IntruderBank(torch.from_numpy(load_cifar(p, split)))
     try:
-        return torch.from_numpy(load_image_folder(p))
+        return CropBank(torch.from_numpy(load_image_folder(p, size or 128, max_images)))
     except DataError:
+        if source == "folder":
+            raise
         raise DataError(f"anomaly.intruder.path={p}: holds neither a CIFAR python release nor image files") from None

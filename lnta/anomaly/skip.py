@@ -20,8 +20,8 @@ class SkipFrame(PseudoAnomaly):
 
     name = "skip"
 
-    def __init__(self, p: float, skips: Sequence[int] = (2, 3, 4, 5)):
-        super().__init__(p)
+    def __init__(self, p: float, skips: Sequence[int] = (2, 3, 4, 5), **kwargs):
+        super().__init__(p, **kwargs)
         if not skips or any(int(s) != s or s < 2 for s in skips):
             raise ConfigError(f"anomaly.skips={list(skips)}: expected a non-empty list of integers > 1")
         self.skips = [int(s) for s in skips]

@@ -1,0 +1,115 @@
+"""Pseudo anomalies through the real CLIs: every technique, intruder kind and objective, a custom type, pictures."""
+import csv
+import textwrap
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_cli
+from tests.test_anomaly_intruders import _write_cifar100, _write_frames, _write_images
+
+pytestmark = pytest.mark.slow
+
+CUSTOM_TYPE = '''
+from lnta.anomaly import PseudoAnomaly
+
+
+class ReversedClip(PseudoAnomaly):
+    """The clip played backwards: the AE learns to reconstruct only forward motion."""
+
+    name = "reversed"
+
+    def forward(self, clips, batch, index):
+        normal = clips[index]
+        return normal.flip(2), normal
+'''
+
+CUSTOM_CONFIG = """
+_target_: my_anomalies.ReversedClip
+p: 0.2
+"""
+
+
+def _user_extension(tmp_path):
+    """A user's new type: one class in their own module, one config file in their config dir."""
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "my_anomalies.py").write_text(CUSTOM_TYPE)
+    (tmp_path / "conf" / "anomaly").mkdir(parents=True)
+    (tmp_path / "conf" / "anomaly" / "reversed.yaml").write_text(CUSTOM_CONFIG)
+    return {"PYTHONPATH": str(tmp_path / "code")}, f"hydra.searchpath=[file://{tmp_path / 'conf'}]"
+
+
+def _metric_sums(path):
+    sums = {}
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            for key, value in row.items():
+                if value:
+                    sums.setdefault(key, []).append(float(value))
+    return sums
+
+
+def test_every_technique_and_intruder_kind_trains(tmp_path, tiny):
+    cifar, _ = _write_cifar100(tmp_path / "cifar")
+    _write_images(tmp_path / "folder" / "n01", 3)
+    _write_frames(tmp_path / "clips", [20, 18], size=32)
+    env, searchpath = _user_extension(tmp_path)
+    (tmp_path / "conf" / "anomaly" / "all_kinds.yaml").write_text(textwrap.dedent(f"""
+        defaults:
+          - patch@types.smoothmix_s
+          - patch@types.smoothmix_c
+          - patch@types.cutmix
+          - patch@types.mixup_patch
+          - skip@types.skip
+          - reversed@types.reversed
+          - _self_
+        skips: [2, 3]
+        types:
+          smoothmix_s: {{name: smoothmix_s, p: 0.16, beta: 3, intruder: {{source: cifar, path: {cifar}, split: test}}}}
+          smoothmix_c: {{name: smoothmix_c, p: 0.16, technique: smoothmix_c, intruder: {{source: folder, path: {tmp_path / 'folder'}, size: 16}}}}
+          cutmix: {{name: cutmix, p: 0.16, technique: cutmix, intruder: {{source: clips, path: {tmp_path / 'clips'}, size: 32}}}}
+          mixup_patch: {{name: mixup_patch, p: 0.16, technique: mixup_patch, intruder: {{source: synthetic}}}}
+          skip: {{p: 0.16, skips: "${{anomaly.skips}}"}}
+          reversed: {{p: 0.16}}
+        """))
+    run_cli("lnta.train", "anomaly=all_kinds", searchpath, "data.batch_size=16", "trainer.log_every_n_steps=1",
+            *tiny, env=env)
+    run = tmp_path / "run"
+    sums = _metric_sums(run / "csv" / "metrics.csv")
+    for name in ("smoothmix_s", "smoothmix_c", "cutmix", "mixup_patch", "skip", "reversed"):
+        assert sum(sums[f"train/fraction_{name}"]) > 0, name          # every type was drawn and trained
+    assert (run / "pseudo_anomalies.png").stat().st_size > 10_000
+    assert (run / "metrics.json").is_file()
+
+
+def test_steal_objective_is_bounded(tmp_path, tiny):
+    run_cli("lnta.train", "anomaly=steal", "anomaly.p=1.0", "anomaly.steal_margin=0.5",
+            "anomaly.intruder.source=synthetic", "trainer.log_every_n_steps=1", *tiny)
+    sums = _metric_sums(tmp_path / "run" / "csv" / "metrics.csv")
+    losses = np.array(sums["train/loss_pseudo"])
+    assert len(losses) == 2 and (losses < 0).all() and (losses >= -0.5).all()
+
+
+def test_custom_type_alone_trains(tmp_path, tiny):
+    env, searchpath = _user_extension(tmp_path)
+    run_cli("lnta.train", "anomaly=reversed", "anomaly.p=1.0", searchpath, "trainer.log_every_n_steps=1",
+            *tiny, env=env)
+    sums = _metric_sums(tmp_path / "run" / "csv" / "metrics.csv")
+    assert sums["train/pseudo_fraction"] == [1.0, 1.0]
+
+
+def test_visualize_writes_the_grid(tmp_path, tiny):
+    data = [o for o in tiny if o.startswith("data.")]
+    out = tmp_path / "grid.png"
+    run_cli("lnta.visualize", *data, "anomaly.intruder.source=synthetic", f"out={out}",
+            f"hydra.run.dir={tmp_path / 'vis'}")
+    assert out.stat().st_size > 10_000
+
+
+def test_missing_intruder_source_is_one_line(tmp_path, tiny):
+    result = run_cli("lnta.train", "anomaly=patch", f"anomaly.intruder.path={tmp_path / 'nowhere'}", *tiny,
+                     check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: anomaly.intruder.path={tmp_path / 'nowhere'}: not found (expected a CIFAR pickle/release, "
+        "an image folder or a frames-layout dataset)")
