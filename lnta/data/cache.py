@@ -60,6 +60,7 @@ def build_cache(dest: Path, splits: dict[str, list[tuple[str, Path]]], image_siz
             if verify is not None:
                 verify(split, _open_split(tmp, split, index))
         write_json(tmp / INDEX, index)
+        os.chmod(tmp / INDEX, 0o644)  # readable like the frame files, for a shared cache
         shutil.rmtree(dest, ignore_errors=True)
         os.replace(tmp, dest)
     finally:

@@ -58,7 +58,8 @@ class Layout:
             if kind in self.labels:
                 return self.labels[kind]
         found = ", ".join(f"{k} ({s.path})" for k, s in self.labels.items()) or "none"
-        raise DataError(f"data.root={self.root}: no {'' if choice == 'auto' else choice + ' '}test labels found "
+        where = f"data.root={self.root}" if choice == "auto" else f"data.label_source={choice}"
+        raise DataError(f"{where}: no {'' if choice == 'auto' else choice + ' '}test labels under {self.root} "
                         f"(found: {found}); set data.labels=FILE (.npy, .mat or .m)")
 
 
