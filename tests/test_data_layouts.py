@@ -63,6 +63,10 @@ def test_shanghaitech_release(tmp_path):
     assert layout.kind == "shanghaitech" and train.names == ["01_001", "01_002"] and exact_train
     assert test.names == ["01_0014", "02_0001"] and exact_test  # JPEG frames decode exactly
     assert _equal(_labels(layout, "auto"), labels)
+    dm = VideoDataModule(str(tmp_path), name="shanghaitech", image_size=fr.SIZE, batch_size=2)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["clip"].shape == (2, 1, 16, *fr.SIZE) and dm.label_info["label_source"] == "masks"
 
 
 @pytest.mark.parametrize("shape", ["(1, N)", "(N,)"])

@@ -73,9 +73,11 @@ def check_lengths(labels: dict[str, np.ndarray], names: list[str], lengths: list
                   source: str) -> dict[str, np.ndarray]:
     """Labels keyed by :func:`video_key`, checked: one per video, as long as the video."""
     missing = [n for n in names if video_key(n) not in labels]
-    if missing or len(labels) != len(names):
+    extra = sorted(set(labels) - {video_key(n) for n in names})
+    if missing or extra:
+        detail = f"no labels for video {missing[0]}" if missing else f"no test video for labels {extra[0]}"
         raise DataError(f"{source}: labels for {len(labels)} videos but the test split has {len(names)} "
-                        f"videos" + (f"; no labels for video {missing[0]}" if missing else ""))
+                        f"videos; {detail}")
     out = {}
     for name, length in zip(names, lengths):
         label = labels[video_key(name)]
