@@ -21,7 +21,8 @@ def test_ped2_label_files_agree_frame_by_frame():
     assert check_known("ped2", "test", names, lengths, str(root))
     train_lengths = [len(open_video(p)) for _, p in dm.videos("train")]
     assert check_known("ped2", "train", [n for n, _ in dm.videos("train")], train_lengths, str(root))
-    versions = {kind: dm.layout().label_source(kind).load(names, lengths) for kind in ("npy", "intervals", "masks")}
+    layout = dm.layout()
+    versions = {kind: layout.label_source(kind).load(names, lengths) for kind in ("npy", "intervals", "masks")}
     versions["ucsd_m"] = label_file_source(root / "UCSDped2.m").load(names, lengths)
     assert dm.layout().labels["intervals"].path.name == "ped2.mat"
     flat = {k: np.concatenate([v[n] for n in names]) for k, v in versions.items()}

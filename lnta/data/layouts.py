@@ -108,19 +108,24 @@ def _keyed_source(path: Path, per_video: Callable[[], dict[str, np.ndarray]]) ->
         {video_key(k): v for k, v in per_video().items()}, names, lengths, str(path)))
 
 
+def _files(folder: Path, pattern: str) -> list[Path]:
+    """Files matching ``pattern`` in numeric order, macOS ``._*`` files ignored."""
+    return sorted((p for p in folder.glob(pattern) if not p.name.startswith("._")), key=frame_sort_key)
+
+
 def _mask_source(root: Path, test_dir: Path) -> LabelSource | None:
     avenue = root / "ground_truth_demo" / "testing_label_mask"
     if avenue.is_dir():
-        files = sorted(avenue.glob("*_label.mat"), key=frame_sort_key)
+        files = _files(avenue, "*_label.mat")
         return _keyed_source(avenue, lambda: {f.stem: fmt.load_vollabel(f) for f in files})
     shanghai = root / "testing" / "test_frame_mask"
     if shanghai.is_dir():
-        files = sorted(shanghai.glob("*.npy"), key=frame_sort_key)
+        files = _files(shanghai, "*.npy")
         return _keyed_source(shanghai, lambda: {f.stem: fmt.load_frame_mask_npy(f) for f in files})
     npz = root / "testing" / "pixel_gt_masks.npz"
     if npz.is_file():
         return _keyed_source(npz, lambda: fmt.load_mask_npz(npz))
-    ucsd = sorted((p for p in test_dir.glob("*_gt") if p.is_dir()), key=frame_sort_key)
+    ucsd = [p for p in _files(test_dir, "*_gt") if p.is_dir()]
     if ucsd:
         return _keyed_source(test_dir, lambda: {p.name: fmt.load_mask_folder(p) for p in ucsd})
     return None
@@ -145,8 +150,8 @@ def _find_labels(root: Path, test_dir: Path, name: str) -> dict[str, LabelSource
         sources["npy"] = _npy_source(npy[0])
     elif npy:  # ambiguous: find_label_file raises its error once npy labels are asked for
         sources["npy"] = LabelSource("npy", root, lambda names, lengths: find_label_file(root))
-    intervals = [root / f"{name}.mat", *sorted(test_dir.glob("*.m")), *sorted(root.glob("*.m"))]
-    intervals = [p for p in intervals if p.is_file() and not p.name.startswith("._")]
+    candidates = (root / f"{name}.mat", *_files(test_dir, "*.m"), *_files(root, "*.m"))
+    intervals = [p for p in candidates if p.is_file()]
     if intervals:
         sources["intervals"] = _interval_source(intervals[0])
     masks = _mask_source(root, test_dir)
@@ -159,8 +164,7 @@ def _videos(split_dir: Path) -> list[tuple[str, Path]]:
     """Video files of a folder, or else its frame folders (mask folders ``*_gt`` excluded)."""
     if not split_dir.is_dir():
         raise DataError(f"{split_dir}: folder not found")
-    files = sorted((p for p in split_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES
-                    and not p.name.startswith("._")), key=frame_sort_key)
+    files = [p for p in _files(split_dir, "*") if p.suffix.lower() in VIDEO_SUFFIXES]
     if files:
         return [(p.stem, p) for p in files]
     return [(p.name, p) for p in list_videos(split_dir) if not p.name.endswith("_gt")]
