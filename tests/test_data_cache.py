@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from lnta.data import fake_releases as fr
+from lnta.data.bench import ReadingStore, loader_clips_per_s
 from lnta.data.datamodule import VideoDataModule
 from lnta.data.known import check_known
 from lnta.data.store import FrameStore
@@ -102,3 +103,16 @@ def test_store_gather_reads_the_right_frames(tmp_path):
     store = FrameStore.decode(_dm(tmp_path).videos("train"), fr.SIZE)
     index, number = fr.decode_index(store.gather(1, np.array([29, 0, 7])))
     assert index.tolist() == [29, 0, 7] and number.tolist() == [2, 2, 2]
+
+
+def test_bench_reads_the_same_clips_from_files_and_cache(tmp_path):
+    fr.frames_layout(tmp_path, "ped2", [40, 30], [20])
+    dm = _dm(tmp_path)
+    dm.prepare_cache()
+    cached, reading = dm.store("train"), ReadingStore(dm.videos("train"), fr.SIZE)
+    assert reading.lengths == cached.lengths
+    np.testing.assert_array_equal(reading.gather(1, np.arange(5, 21)), cached.gather(1, np.arange(5, 21)))
+    for source in ("cache", "frames"):
+        rate = loader_clips_per_s(tmp_path, source, num_workers=0, image_size=fr.SIZE, batches=3,
+                                  cache_dir=str(tmp_path / "cache"))
+        assert rate > 0
