@@ -67,7 +67,7 @@ class FrameScorer(pl.Callback):
         scores = minmax_anomaly_scores(psnr, videos)
         metrics = frame_level_metrics(scores, labels, videos)
         metrics.update({"n_frames_scored": int(len(scores)), "protocol": REFERENCE_PROTOCOL,
-                        "dataset": dm.name, "epoch": int(trainer.current_epoch),
+                        "dataset": dm.name, **getattr(dm, "label_info", {}), "epoch": int(trainer.current_epoch),
                         "global_step": int(trainer.global_step), **self.extra_metrics})
         self.metrics = metrics
         pl_module.log_dict({"test/auc_micro": metrics["auc_micro"], "test/auc_macro": metrics["auc_macro"]},

@@ -1,4 +1,4 @@
-"""LightningDataModule over a frames-layout dataset: uint8 clip batches for training and test."""
+"""LightningDataModule over a video anomaly dataset: uint8 clip batches for training and test."""
 from __future__ import annotations
 
 import logging
@@ -9,28 +9,34 @@ import numpy as np
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
+from lnta.data.cache import build_cache, cache_path, open_cache
 from lnta.data.datasets import TestClips, TrainClips
-from lnta.data.labels import find_label_file, load_frame_labels, split_labels
+from lnta.data.known import check_known
+from lnta.data.layouts import Layout, find_layout, label_file_source
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.data.store import FrameStore
+from lnta.data.video import open_video
 from lnta.errors import DataError
 
 log = logging.getLogger(__name__)
 
 
 class VideoDataModule(pl.LightningDataModule):
-    """The common frames layout: ``<root>/training/frames/<video>/<n>.jpg``, ``<root>/testing/frames/...``.
+    """A video anomaly dataset in any layout :func:`~lnta.data.layouts.find_layout` knows (the
+    frames layout, the UCSD, Avenue and ShanghaiTech releases): uint8 clip batches for training and test.
 
-    Frames are decoded once per split into a uint8 :class:`FrameStore` (grayscale, resized to
-    ``image_size``); batches hold uint8 clips and are normalised on the training device.
-    ``labels`` is a frame-label ``.npy`` (default: ``frame_labels*.npy`` in ``root``).
-    ``skips`` (from the skip-frame anomaly) makes training items carry a skip-frame pair.
+    Frames are read from the prepared cache (``python -m lnta.prepare``) when it exists, memory-mapped;
+    otherwise decoded once per split into memory (grayscale, resized to ``image_size``). Batches are
+    normalised on the training device. Test labels: ``labels`` (a ``.npy``, ``.mat`` or ``.m`` file) or
+    what the layout holds, chosen by ``label_source`` (auto, npy, intervals, masks) and checked against
+    every test video's frame count. ``skips`` (from the skip-frame anomaly) makes training items carry
+    a skip-frame pair.
     """
 
     def __init__(self, root: str, name: str = "frames", image_size: int = 256, clip_len: int = 16,
                  batch_size: int = 4, eval_batch_size: int = 16, num_workers: int = 0,
                  labels: str | None = None, skips: Sequence[int] | None = None,
-                 train_dir: str = "training/frames", test_dir: str = "testing/frames",
+                 label_source: str = "auto", cache_dir: str | None = None, backend: str = "auto",
                  center: int = REFERENCE_CENTER, persistent_workers: bool = True):
         super().__init__()
         self.root = Path(root).expanduser()
@@ -38,42 +44,92 @@ class VideoDataModule(pl.LightningDataModule):
         self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
         self.labels_path = Path(labels).expanduser() if labels else None
         self.skips = list(skips) if skips else None
-        self.train_dir, self.test_dir, self.center = train_dir, test_dir, center
-        self.persistent_workers = persistent_workers
+        self.label_source, self.cache_dir, self.backend = label_source, cache_dir, backend
+        self.center, self.persistent_workers = center, persistent_workers
         self._stores: dict[str, FrameStore] = {}
+        self._layout: Layout | None = None
         self.test_labels: dict[str, np.ndarray] | None = None
+        self.label_info: dict[str, str] = {}
 
     def check_root(self) -> None:
         if not self.root.is_dir():
             raise DataError(f"data.root={self.root}: folder not found")
 
-    def store(self, split: str) -> FrameStore:
-        """The decoded frames of ``split`` ('train' or 'test'), decoded on first use."""
-        if split not in self._stores:
+    def layout(self) -> Layout:
+        if self._layout is None:
             self.check_root()
-            sub = self.train_dir if split == "train" else self.test_dir
-            store = FrameStore.from_frame_folders(self.root / sub, self.image_size)
-            short = [n for n, length in zip(store.names, store.lengths) if length < self.clip_len]
-            if short:
-                raise DataError(f"{self.root / sub}: videos {short} have fewer than {self.clip_len} frames")
-            log.info("%s %s: %d videos, %d frames at %s", self.name, split, len(store.names),
-                     sum(store.lengths), store.image_size)
+            self._layout = find_layout(self.root, self.name)
+        return self._layout
+
+    def videos(self, split: str) -> list[tuple[str, Path]]:
+        return self.layout().train if split == "train" else self.layout().test
+
+    @property
+    def cache(self) -> Path:
+        return cache_path(self.root, self.image_size, self.cache_dir)
+
+    def store(self, split: str) -> FrameStore:
+        """The frames of ``split`` ('train' or 'test'): the cache, or decoded on first use."""
+        if split not in self._stores:
+            videos = self.videos(split)
+            store = open_cache(self.cache, split, self.image_size)
+            if store is None:
+                store = FrameStore.decode(videos, self.image_size, self.backend)
+                how = "decoded into memory"
+            else:
+                if store.names != [n for n, _ in videos]:
+                    raise DataError(f"{self.cache}: the cache holds other {split} videos than {self.root}; "
+                                    "rebuild it with python -m lnta.prepare")
+                how = f"memory-mapped from the prepared cache {self.cache}"
+            self.verify(split, store)
+            log.info("%s %s: %d videos, %d frames at %s, %s", self.name, split, len(store.names),
+                     sum(store.lengths), store.image_size, how)
             self._stores[split] = store
         return self._stores[split]
 
-    def load_test_labels(self) -> dict[str, np.ndarray]:
-        store = self.store("test")
-        path = self.labels_path or find_label_file(self.root)
-        if path is None:
-            raise DataError(f"data.root={self.root}: no frame_labels*.npy found; set data.labels=FILE")
-        return split_labels(load_frame_labels(path), store.names, store.lengths, str(path))
+    def verify(self, split: str, store: FrameStore) -> None:
+        """Clip length, published counts (where recognised) and, for test, labels against frames."""
+        short = [n for n, length in zip(store.names, store.lengths) if length < self.clip_len]
+        if short:
+            raise DataError(f"{self.root}: {split} videos {short} have fewer than {self.clip_len} frames")
+        check_known(self.name, split, store.names, store.lengths, str(self.root))
+        if split == "test":
+            self.test_labels = self.load_test_labels(store.names, store.lengths)
+
+    def load_test_labels(self, names: list[str], lengths: list[int]) -> dict[str, np.ndarray]:
+        """Per-video test labels from the chosen source, checked against ``lengths``."""
+        if self.labels_path is not None:
+            source = label_file_source(self.labels_path)
+            if self.label_source not in ("auto", source.kind):
+                raise DataError(f"data.labels={self.labels_path} holds {source.kind} labels but "
+                                f"data.label_source={self.label_source}")
+        else:
+            source = self.layout().label_source(self.label_source)
+        labels = source.load(names, lengths)
+        self.label_info = {"label_source": source.kind, "labels_file": str(source.path)}
+        log.info("%s test labels: %s from %s", self.name, source.kind, source.path)
+        return labels
+
+    def check_labels_early(self) -> None:
+        """Test labels against the test videos' frame counts before training, without decoding."""
+        store = self._stores.get("test") or open_cache(self.cache, "test", self.image_size)
+        if store is not None:
+            self.load_test_labels(store.names, store.lengths)
+        else:
+            videos = self.videos("test")
+            self.load_test_labels([n for n, _ in videos], [len(open_video(p, self.backend)) for _, p in videos])
+
+    def prepare_cache(self) -> Path:
+        """Decode both splits into the cache at :attr:`cache`, verified; replaces an older cache."""
+        splits = {split: self.videos(split) for split in ("train", "test")}
+        return build_cache(self.cache, splits, self.image_size, self.backend, verify=self.verify)
 
     def setup(self, stage: str | None = None) -> None:
         if stage in ("fit", None):
             self.train_set = TrainClips(self.store("train"), self.clip_len, self.skips)
+            self.check_labels_early()
         if stage in ("test", None):
             self.test_set = TestClips(self.store("test"), self.clip_len, self.center)
-            self.test_labels = self.load_test_labels()
 
     def _loader(self, dataset, batch_size: int, train: bool) -> DataLoader:
         return DataLoader(dataset, batch_size=batch_size, shuffle=train, drop_last=train,

@@ -62,15 +62,7 @@ def read_gray(path: Path) -> np.ndarray:
         raise DataError(f"{path}: unreadable or corrupt image ({exc.__class__.__name__}: {exc})") from None
 
 
-def read_video_folder(video_dir: Path, size) -> np.ndarray:
-    """All frames of a frame folder, decoded, grayscale and resized: uint8 (N, H, W)."""
-    files = list_frames(video_dir)
-    if not files:
-        raise DataError(f"{video_dir}: no frame images found ({', '.join(FRAME_SUFFIXES)})")
-    frames = []
-    for path in files:
-        image = read_gray(path)
-        if frames and image.shape != frames[0].shape:
-            raise DataError(f"{path}: frame size {image.shape} differs from {frames[0].shape} of {files[0].name}")
-        frames.append(image)
-    return resize_gray(np.stack(frames), size)
+def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
+    """uint8 (..., 3) RGB to uint8 (...) luma, bit-exact with PIL's ``convert('L')``."""
+    r, g, b = (rgb[..., c].astype(np.uint32) for c in range(3))
+    return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lnta.data.frames import list_videos, read_video_folder
+from lnta.data.frames import resize_gray
+from lnta.data.video import open_video
 
 
 @dataclass
@@ -33,7 +34,13 @@ class FrameStore:
         return np.asarray(self.frames[self.offsets[video] + indices])
 
     @classmethod
-    def from_frame_folders(cls, split_dir: Path, size) -> "FrameStore":
-        videos = list_videos(split_dir)
-        decoded = [read_video_folder(v, size) for v in videos]
-        return cls([v.name for v in videos], [len(d) for d in decoded], np.concatenate(decoded))
+    def decode(cls, videos: list[tuple[str, Path]], size, backend: str = "auto") -> "FrameStore":
+        """Decode ``(name, frame folder or video file)`` pairs into memory, grayscale at ``size``."""
+        decoded = [np.concatenate(list(resized_chunks(path, size, backend))) for _, path in videos]
+        return cls([name for name, _ in videos], [len(d) for d in decoded], np.concatenate(decoded))
+
+
+def resized_chunks(path: Path, size, backend: str = "auto", chunk: int = 64):
+    """The frames of one video in order, grayscale and resized, ``chunk`` at a time (bounded memory)."""
+    for frames in open_video(path, backend).chunks(chunk):
+        yield resize_gray(frames, size)

@@ -1,0 +1,61 @@
+"""Data-pipeline throughput: training clips per second from the prepared cache or from frame files."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from lnta.data.cache import cache_path, open_cache
+from lnta.data.datasets import TrainClips
+from lnta.data.frames import resize_gray
+from lnta.data.layouts import find_layout
+from lnta.data.video import open_video
+from lnta.errors import DataError
+
+SOURCES = ("cache", "frames")
+
+
+class ReadingStore:
+    """FrameStore's ``gather`` over the original files: every clip decodes its frames again."""
+
+    def __init__(self, videos: list[tuple[str, Path]], size):
+        self.names = [name for name, _ in videos]
+        self.readers = [open_video(path) for _, path in videos]
+        self.lengths = [len(r) for r in self.readers]
+        self.size = size
+
+    def gather(self, video: int, indices: np.ndarray) -> np.ndarray:
+        return resize_gray(self.readers[video].read(indices), self.size)
+
+
+def loader_clips_per_s(root: str | Path, source: str = "cache", num_workers: int = 2, clip_len: int = 16,
+                       image_size: int = 256, batch_size: int = 4, batches: int = 50,
+                       cache_dir: str | None = None, seed: int = 0) -> float:
+    """Clips per second delivered by a shuffled training DataLoader over ``root``'s training split.
+
+    ``source``: ``cache`` (the ``python -m lnta.prepare`` cache at ``image_size``, memory-mapped) or
+    ``frames`` (decode the frame files or videos of every clip). The first batch (worker start-up)
+    is not timed.
+    """
+    if source not in SOURCES:
+        raise DataError(f"source={source}: expected one of {', '.join(SOURCES)}")
+    if source == "cache":
+        store = open_cache(cache_path(root, image_size, cache_dir), "train", image_size)
+        if store is None:
+            raise DataError(f"{cache_path(root, image_size, cache_dir)}: no cache; run python -m lnta.prepare")
+    else:
+        store = ReadingStore(find_layout(Path(root)).train, image_size)
+    loader = DataLoader(TrainClips(store, clip_len), batch_size=batch_size, shuffle=True, drop_last=True,
+                        num_workers=num_workers, generator=torch.Generator().manual_seed(seed))
+    batches = min(batches, len(loader) - 1)
+    iterator = iter(loader)
+    next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    elapsed = time.perf_counter() - start
+    del iterator
+    return batches * batch_size / elapsed

@@ -1,0 +1,49 @@
+"""The real CLIs on generated releases: train on each layout, prepare the cache, clear errors."""
+import json
+
+import numpy as np
+import pytest
+
+from lnta.data import fake_releases as fr
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _tiny(tmp_path, root, run="run"):
+    return [f"data.root={root}", "data.image_size=32", "data.num_workers=0", "model.width=0.125",
+            "trainer.max_epochs=1", "trainer.max_steps=2", "trainer.enable_progress_bar=false",
+            f"hydra.run.dir={tmp_path / run}"]
+
+
+def test_train_ped2_skip_on_the_ucsd_release(tmp_path):
+    fr.ucsd_release(tmp_path / "ucsd", [40, 36], [40, 38])
+    result = run_cli("lnta.train", "+experiment=ped2_skip", *_tiny(tmp_path, tmp_path / "ucsd"))
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["label_source"] == "intervals" and metrics["labels_file"].endswith("UCSDped2.m")
+    assert metrics["n_frames_scored"] == (40 - 15) + (38 - 15)
+    assert "decoded into memory" in result.stdout + result.stderr
+
+
+def test_prepare_then_train_avenue_from_the_cache(tmp_path):
+    fr.avenue_release(tmp_path / "avenue", [40, 36], [40, 38])
+    run_cli("lnta.prepare", "data=avenue", f"data.root={tmp_path / 'avenue'}", "data.image_size=32",
+            f"hydra.run.dir={tmp_path / 'prep'}")
+    assert (tmp_path / "avenue" / "lnta_cache" / "32x32" / "train.u8").is_file()
+    result = run_cli("lnta.train", "+experiment=avenue_patch", "anomaly.intruder.source=synthetic",
+                     "data.label_source=masks", *_tiny(tmp_path, tmp_path / "avenue"))
+    assert (result.stdout + result.stderr).count("memory-mapped from the prepared cache") == 2
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["label_source"] == "masks" and metrics["dataset"] == "avenue"
+
+
+def test_misaligned_labels_stop_prepare_with_one_line(tmp_path):
+    root = tmp_path / "sht"
+    fr.shanghaitech_release(root, [40, 36], {"01_0014": 40, "02_0001": 30})
+    np.save(root / "testing" / "test_frame_mask" / "02_0001.npy", np.zeros(29, np.uint8))
+    result = run_cli("lnta.prepare", "data=shanghaitech", f"data.root={root}", "data.image_size=32",
+                     f"hydra.run.dir={tmp_path / 'prep'}", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {root / 'testing' / 'test_frame_mask'}: video 02_0001 has 30 frames but its labels have 29")
+    assert not list((root / "lnta_cache").iterdir())

@@ -1,0 +1,114 @@
+"""Each release layout and label format, parsed from generated files with the real names and keys."""
+import numpy as np
+import pytest
+
+from lnta.data import fake_releases as fr
+from lnta.data import label_formats as fmt
+from lnta.data.datamodule import VideoDataModule
+from lnta.data.layouts import find_layout, video_key
+from lnta.data.store import FrameStore
+from lnta.errors import DataError
+
+
+def _decoded(videos):
+    store = FrameStore.decode(videos, fr.SIZE)
+    index, number = fr.decode_index(store.frames)
+    expected = np.concatenate([np.arange(n) for n in store.lengths])
+    numbers = np.concatenate([np.full(n, v + 1) for v, n in enumerate(store.lengths)])
+    return store, np.array_equal(index, expected) and np.array_equal(number, numbers)
+
+
+def _labels(layout, kind):
+    store = FrameStore.decode(layout.test, fr.SIZE)
+    by_video = layout.label_source(kind).load(store.names, store.lengths)
+    return [by_video[n] for n in store.names]
+
+
+def _equal(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_ucsd_release(tmp_path):
+    labels = fr.ucsd_release(tmp_path, [20, 18], [20, 19, 25])
+    layout = find_layout(tmp_path, "ped2")
+    assert layout.kind == "ucsd"
+    train, exact_train = _decoded(layout.train)
+    test, exact_test = _decoded(layout.test)
+    assert train.names == ["Train001", "Train002"] and train.lengths == [20, 18] and exact_train
+    assert test.names == ["Test001", "Test002", "Test003"] and test.lengths == [20, 19, 25] and exact_test
+    assert layout.labels["intervals"].path.name == "UCSDped2.m"
+    assert _equal(_labels(layout, "intervals"), labels) and _equal(_labels(layout, "masks"), labels)
+    fr.write_interval_mat(tmp_path / "ped2.mat", labels)
+    assert _equal(_labels(find_layout(tmp_path, "ped2"), "intervals"), labels)
+
+
+def test_avenue_release_and_label_choice(tmp_path):
+    labels = fr.avenue_release(tmp_path, [20, 18], [20, 19])
+    layout = find_layout(tmp_path, "avenue")
+    train, exact_train = _decoded(layout.train)
+    test, exact_test = _decoded(layout.test)
+    assert layout.kind == "avenue" and train.names == ["01", "02"] and exact_train and exact_test
+    assert test.lengths == [20, 19]
+    assert _equal(_labels(layout, "intervals"), labels["intervals"])
+    assert _equal(_labels(layout, "masks"), labels["masks"])
+    assert not _equal(labels["intervals"], labels["masks"])
+    assert layout.label_source("auto").kind == "intervals"
+
+
+def test_shanghaitech_release(tmp_path):
+    labels = fr.shanghaitech_release(tmp_path, [20, 18], {"01_0014": 20, "02_0001": 30})
+    layout = find_layout(tmp_path, "shanghaitech")
+    train, exact_train = _decoded(layout.train)
+    test, exact_test = _decoded(layout.test)
+    assert layout.kind == "shanghaitech" and train.names == ["01_001", "01_002"] and exact_train
+    assert test.names == ["01_0014", "02_0001"] and exact_test  # JPEG frames decode exactly
+    assert _equal(_labels(layout, "auto"), labels)
+    dm = VideoDataModule(str(tmp_path), name="shanghaitech", image_size=fr.SIZE, batch_size=2)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["clip"].shape == (2, 1, 16, *fr.SIZE) and dm.label_info["label_source"] == "masks"
+
+
+@pytest.mark.parametrize("shape", ["(1, N)", "(N,)"])
+def test_frames_layout_npy_labels(tmp_path, shape):
+    labels = fr.frames_layout(tmp_path, "ped2", [20], [20, 19])
+    if shape == "(N,)":
+        np.save(tmp_path / "frame_labels_ped2.npy", np.concatenate(labels))
+    layout = find_layout(tmp_path, "ped2")
+    assert layout.kind == "frames" and _equal(_labels(layout, "npy"), labels)
+
+
+def test_datamodule_records_the_label_choice(tmp_path):
+    fr.avenue_release(tmp_path, [20], [20, 19])
+    dm = VideoDataModule(str(tmp_path), name="avenue", image_size=fr.SIZE, label_source="masks")
+    dm.store("test")
+    assert dm.label_info == {"label_source": "masks",
+                             "labels_file": str(tmp_path / "ground_truth_demo" / "testing_label_mask")}
+    with pytest.raises(DataError, match="data.label_source=npy: no npy test labels under"):
+        VideoDataModule(str(tmp_path), name="avenue", label_source="npy").layout().label_source("npy")
+
+
+def test_intervals_are_one_based_inclusive():
+    labels = fmt.intervals_to_labels(np.array([[2, 6], [3, 6]]), 7, "x")
+    assert labels.tolist() == [0, 1, 1, 0, 0, 1, 0]
+    with pytest.raises(DataError, match=r"x: interval \[5, 9\] outside the video's frames 1..8"):
+        fmt.intervals_to_labels(np.array([[5], [9]]), 8, "x")
+
+
+def test_ucsd_m_with_several_ranges(tmp_path):
+    path = tmp_path / "UCSDped1.m"
+    path.write_text("TestVideoFile = {};\nTestVideoFile{end+1}.gt_frame = [61:180];\n"
+                    "TestVideoFile{end+1}.gt_frame = [5:9, 20:22 30];\n")
+    first, second = fmt.load_ucsd_m(path)
+    assert first.tolist() == [[61], [180]] and second.tolist() == [[5, 20, 30], [9, 22, 30]]
+
+
+def test_video_keys_match_label_files_to_videos():
+    assert video_key("1_label") == video_key("01") == "1"
+    assert video_key("Test001_gt") == video_key("Test001") == "Test1"
+    assert video_key("01_0014") == "1_14"
+
+
+def test_unknown_layout_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="no known layout"):
+        find_layout(tmp_path)

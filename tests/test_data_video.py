@@ -1,0 +1,72 @@
+"""Video readers: exact frames by index from frame folders, decord and PyAV; clear errors."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from lnta.data.fake_releases import SIZE, decode_index, video_frames
+from lnta.data.frames import rgb_to_gray
+from lnta.data.video import DecordReader, FolderReader, PyAVReader, open_video, write_video
+from lnta.errors import DataError
+
+INDICES = [0, 37, 5, 5, 299, 256, 1, 298]  # out of order, repeated, across the 256 wrap
+
+
+@pytest.fixture(scope="module")
+def lossless_video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("video") / "07.avi"
+    write_video(path, video_frames(300, 7))
+    return path
+
+
+@pytest.mark.parametrize("reader", [DecordReader, PyAVReader])
+def test_video_backends_return_exact_frames_by_index(lossless_video, reader):
+    video = reader(lossless_video)
+    assert len(video) == 300
+    frames = video.read(INDICES)
+    assert frames.shape == (len(INDICES), *SIZE) and frames.dtype == np.uint8
+    index, number = decode_index(frames)
+    assert index.tolist() == INDICES and set(number.tolist()) == {7}
+    np.testing.assert_array_equal(frames, video_frames(300, 7)[INDICES])
+
+
+def test_decord_and_pyav_agree_on_every_frame(lossless_video):
+    via_decord = np.concatenate(list(DecordReader(lossless_video).chunks(64)))
+    via_pyav = np.concatenate(list(PyAVReader(lossless_video).chunks(64)))
+    np.testing.assert_array_equal(via_decord, via_pyav)
+    assert decode_index(via_pyav)[0].tolist() == list(range(300))
+
+
+def test_folder_reader_orders_numerically_and_skips_macos_files(tmp_path):
+    for i in (1, 2, 10, 100):
+        Image.fromarray(video_frames(101, 1)[i]).save(tmp_path / f"{i}.png")
+    (tmp_path / "._1.png").write_bytes(b"not an image")
+    reader = open_video(tmp_path)
+    assert isinstance(reader, FolderReader) and len(reader) == 4
+    assert decode_index(reader.read([0, 1, 2, 3]))[0].tolist() == [1, 2, 10, 100]
+
+
+def test_open_video_falls_back_to_pyav_where_decord_cannot_read(tmp_path):
+    path = tmp_path / "narrow.avi"
+    write_video(path, np.stack([np.full((32, 48), i, np.uint8) for i in range(5)]))
+    with pytest.raises(DataError, match="narrow.avi"):
+        DecordReader(path).read([0])
+    reader = open_video(path)
+    assert isinstance(reader, PyAVReader) and reader.read([4, 2])[:, 0, 0].tolist() == [4, 2]
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+def test_unreadable_video_names_the_file(tmp_path, backend):
+    path = tmp_path / "03.avi"
+    path.write_bytes(b"RIFF\x00\x00\x00\x00AVI garbage" * 10)
+    with pytest.raises(DataError, match=r"03\.avi: unreadable or corrupt video"):
+        open_video(path, backend).read([0])
+
+
+def test_out_of_range_index_is_an_error(lossless_video):
+    with pytest.raises(DataError, match="outside 0..299"):
+        PyAVReader(lossless_video).read([300])
+
+
+def test_rgb_to_gray_matches_pil():
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(rgb_to_gray(rgb), np.asarray(Image.fromarray(rgb).convert("L")))
