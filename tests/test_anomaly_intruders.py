@@ -90,6 +90,9 @@ def test_image_folder_flips(tmp_path):
 
 
 def _write_frames(root, lengths, size=24):
+    test_video = root / "testing" / "frames" / "01"  # a dataset layout; only its training videos are used
+    test_video.mkdir(parents=True)
+    Image.fromarray(np.zeros((size, size), np.uint8)).save(test_video / "0.png")
     for v, n in enumerate(lengths):
         folder = root / "training" / "frames" / f"{v + 1:02d}"
         folder.mkdir(parents=True)
@@ -126,7 +129,8 @@ def test_ped2_training_clips_as_intruders():
     ("cifar", lambda p: None, "not found"),
     ("folder", lambda p: p.mkdir(), "no images found"),
     ("auto", lambda p: p.mkdir(), "holds neither a CIFAR python release nor image files"),
-    ("clips", lambda p: p.mkdir(), "folder not found"),
+    ("clips", lambda p: None, "anomaly.intruder.path=.*: not found"),
+    ("clips", lambda p: p.mkdir(), "anomaly.intruder.path=.*: no known layout"),
     ("cifar", lambda p: p.write_bytes(pickle.dumps({b"data": np.zeros((0, 3072), np.uint8)})), "holds no 32x32"),
     ("cifar", lambda p: p.write_text("not a pickle"), "not a CIFAR python pickle"),
 ])

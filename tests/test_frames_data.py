@@ -90,7 +90,7 @@ def test_real_ped2_counts_and_scored_frames():
     assert len(train.names) == 16 and len(test.names) == 12
     assert train.lengths == [120, 150, 150, 180, 180, 150, 150, 120, 180, 180, 180, 180, 180, 150, 150, 150]
     assert test.lengths == [180, 180, 150, 180, 150, 180, 180, 180, 120, 150, 180, 180]
-    labels = dm.load_test_labels()
+    labels = dm.test_labels  # loaded and checked against the frame counts with the test store
     flat = np.load(root / "frame_labels_ped2.npy")[0]
     assert np.array_equal(np.concatenate([labels[n] for n in test.names]), flat)
     dm.setup("test")

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from lnta.anomaly import PatchAnomaly, assign_types
+from lnta.anomaly import PatchAnomaly, PseudoAnomaly, assign_types
+from lnta.anomaly.banks import IntruderBank
 from lnta.anomaly.masks import centre_walk, patch_sizes, smoothmix_s_mask
 from lnta.module import LNTAModule
 from lnta.models import ConvAE3D
@@ -54,7 +55,7 @@ def test_centre_walk_moves_at_most_beta_and_stays_in_frame():
 
 def test_patch_anomaly_blend_and_target():
     bank = torch.full((3, 32, 32), 255, dtype=torch.uint8)  # white intruders (+1)
-    anomaly = PatchAnomaly(p=1, alpha=0.5, beta=2, intruder=bank)
+    anomaly = PatchAnomaly(p=1, alpha=0.5, beta=2, intruder=IntruderBank(bank))
     clips = torch.full((2, 1, 16, 64, 64), -1.0)
     inputs, targets = anomaly(clips, {}, torch.tensor([0, 1]))
     assert torch.equal(targets, clips)
@@ -77,13 +78,10 @@ def test_switch_fraction_close_to_p_over_many_draws():
     assert (kinds == 1).float().mean() == pytest.approx(0.3, abs=0.005)
 
 
-class _Marker(torch.nn.Module):
+class _Marker(PseudoAnomaly):
     """A pseudo anomaly that makes the input all +1, so tests can see which samples it took."""
 
-    def __init__(self, p):
-        super().__init__()
-        self.p = p
-        self.name = "marker"
+    name = "marker"
 
     def forward(self, clips, batch, index):
         return torch.ones_like(clips[index]), clips[index]

@@ -9,6 +9,7 @@ import torch
 
 from lnta.anomaly.banks import ClipBank, CropBank, IntruderBank
 from lnta.data.frames import FRAME_SUFFIXES, read_gray, resize_gray
+from lnta.data.layouts import find_layout
 from lnta.data.store import FrameStore
 from lnta.errors import DataError
 
@@ -77,19 +78,18 @@ def synthetic_intruders(count: int = 512, size: int = 32, seed: int = 0) -> np.n
 SOURCES = ("auto", "cifar", "folder", "clips", "synthetic")
 
 
-def load_clip_frames(path: Path, train_dir: str, size: int) -> FrameStore:
-    """All training frames of a frames-layout dataset (e.g. Ped2) at ``size``, for clip intruders."""
-    return FrameStore.from_frame_folders(Path(path) / train_dir, size)
+def load_clip_frames(path: Path, size: int) -> FrameStore:
+    """All training frames of a dataset in any layout lnta reads, decoded at ``size``."""
+    return FrameStore.decode(find_layout(path, key="anomaly.intruder.path").train, size)
 
 
 def build_intruders(source: str = "auto", path: str | None = None, split: str = "train",
-                    size: int | None = None, max_images: int = 20000, clip_len: int = 16,
-                    train_dir: str = "training/frames") -> IntruderBank:
+                    size: int | None = None, max_images: int = 20000, clip_len: int = 16) -> IntruderBank:
     """The intruder bank of ``anomaly.intruder``.
 
     ``source``: 'cifar' (CIFAR-100/10 python pickle or release folder, ``split`` train/test),
     'folder' (image files, flat or one sub-folder per class; stored square at ``size``, default
-    128, at most ``max_images``), 'clips' (the ``train_dir`` videos of a frames-layout dataset at
+    128, at most ``max_images``), 'clips' (the training videos of any dataset lnta reads at
     ``path``, stored at ``size``, default 256, pasted ``clip_len`` frames at a time),
     'synthetic' (generated textures, needs no path) or 'auto' (CIFAR if the path holds a CIFAR
     release, else an image folder).
@@ -105,7 +105,7 @@ def build_intruders(source: str = "auto", path: str | None = None, split: str = 
         raise DataError(f"anomaly.intruder.path={p}: not found (expected a CIFAR pickle/release, "
                         "an image folder or a frames-layout dataset)")
     if source == "clips":
-        store = load_clip_frames(p, train_dir, size or 256)
+        store = load_clip_frames(p, size or 256)
         return ClipBank(torch.from_numpy(store.frames), store.lengths, clip_len)
     is_cifar = p.is_file() or _cifar_files(p, split) is not None
     if source == "cifar" or (source == "auto" and is_cifar):

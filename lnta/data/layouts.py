@@ -177,11 +177,14 @@ def _ucsd_dir(root: Path) -> Path | None:
     return None
 
 
-def find_layout(root: Path, name: str = "") -> Layout:
-    """Recognise the layout under ``root``; ``name`` (e.g. ``ped2``) finds ``<name>.mat`` intervals."""
+def find_layout(root: Path, name: str = "", key: str = "data.root") -> Layout:
+    """Recognise the layout under ``root``; ``name`` (e.g. ``ped2``) finds ``<name>.mat`` intervals.
+
+    ``key`` is the setting that named ``root``, for the error messages.
+    """
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise DataError(f"data.root={root}: folder not found")
+        raise DataError(f"{key}={root}: folder not found")
     ucsd = _ucsd_dir(root)
     if ucsd is not None:
         kind, train, test = "ucsd", ucsd / "Train", ucsd / "Test"
@@ -192,7 +195,7 @@ def find_layout(root: Path, name: str = "") -> Layout:
     elif (root / "training" / "frames").is_dir():
         kind, train, test = "frames", root / "training" / "frames", root / "testing" / "frames"
     else:
-        raise DataError(f"data.root={root}: no known layout (expected training/frames + testing/frames, "
+        raise DataError(f"{key}={root}: no known layout (expected training/frames + testing/frames, "
                         "UCSDped2/Train + Test, training_videos + testing_videos, or training/videos)")
     labels = _find_labels(root, test, name)
     if ucsd is not None and ucsd != root:
