@@ -93,6 +93,14 @@ def normal_psnrs(model: torch.nn.Module, store: FrameStore, pairs, clip_len: int
     return torch.cat(out).numpy().astype(np.float64)
 
 
+def calibrate(model: torch.nn.Module, store: FrameStore, clip_len: int, center: int, max_clips: int = 512,
+              batch_size: int = 16, device="cpu", seed: int = 0) -> dict:
+    """Calibration statistics of ``model`` (in eval mode) on up to ``max_clips`` clips of ``store``."""
+    pairs = sample_clips(store, clip_len, max_clips, seed)
+    psnr = normal_psnrs(model, store, pairs, clip_len, center, batch_size, device)
+    return calibration_stats(psnr, f"{len(psnr)} training clips")
+
+
 class NormalCalibration(pl.Callback):
     """Stores calibration statistics of the current weights in every checkpoint and on the module.
 
@@ -109,15 +117,13 @@ class NormalCalibration(pl.Callback):
     def _stats(self, trainer, pl_module) -> dict:
         if self._step != trainer.global_step:
             dm = trainer.datamodule
-            store = dm.store("train")
-            pairs = sample_clips(store, dm.clip_len, self.max_clips, self.seed)
             was_training = pl_module.training
             pl_module.eval()
-            psnr = normal_psnrs(pl_module.model, store, pairs, dm.clip_len, pl_module.center,
-                                self.batch_size, pl_module.device)
+            stats = calibrate(pl_module.model, dm.store("train"), dm.clip_len, pl_module.center,
+                              self.max_clips, self.batch_size, pl_module.device, self.seed)
             pl_module.train(was_training)
-            setattr(pl_module, CALIBRATION_KEY, calibration_stats(
-                psnr, f"{len(psnr)} training clips at step {trainer.global_step}"))
+            stats["source"] += f" at step {trainer.global_step}"
+            setattr(pl_module, CALIBRATION_KEY, stats)
             self._step = trainer.global_step
         return getattr(pl_module, CALIBRATION_KEY)
 

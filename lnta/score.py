@@ -24,19 +24,11 @@ from lnta.io import write_json
 from lnta.overlay import OverlayWriter
 from lnta.plots import plot_score_timeline
 from lnta.scoring import minmax_anomaly_scores
-from lnta.stream import Source, find_sources, score_frames
+from lnta.stream import Source, find_sources, pick_device, score_frames
 
 log = logging.getLogger("lnta.score")
 
 CSV_COLUMNS = ["video", "frame", "psnr", "score", "calibrated", "flagged"]
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={name}: no CUDA device available")
-    return torch.device(name)
 
 
 def _fmt(value) -> str:

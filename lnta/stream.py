@@ -26,6 +26,15 @@ VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".web
 EDGES = ("pad", "drop")
 
 
+def pick_device(name: str) -> torch.device:
+    """``auto`` (a GPU when there is one), ``cpu``, ``cuda``, ``cuda:1`` ..."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name}: no CUDA device available")
+    return torch.device(name)
+
+
 @dataclass
 class Source:
     """One video to score: a video file, a frame folder, or a live device/URL read by FFmpeg."""
