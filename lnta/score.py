@@ -51,7 +51,7 @@ class VideoScorer:
             self.threshold = threshold_for(self.stats, cfg.threshold, cfg.false_alarm_rate)
         elif cfg.threshold is not None:
             raise ConfigError(f"threshold={cfg.threshold}: ckpt_path={cfg.ckpt_path} has no calibration "
-                              "statistics; calibrate it (python -m lnta.convert ... calibrate=true)")
+                              "statistics (trained before them, or converted without calibrate=true)")
 
     def score(self, source: Source, writer) -> dict:
         """Score one source; returns its summary for flagged.json."""
