@@ -6,6 +6,7 @@ from pathlib import Path
 import hydra
 import torch
 
+from lnta.calibration import CALIBRATION_KEY
 from lnta.errors import DataError
 from lnta.module import CONFIG_KEY, LNTAModule
 
@@ -36,4 +37,5 @@ def module_from_checkpoint(checkpoint: dict) -> LNTAModule:
     module = LNTAModule(model)
     module.load_state_dict(checkpoint["state_dict"])
     attach_config(module, checkpoint[CONFIG_KEY])
+    setattr(module, CALIBRATION_KEY, checkpoint.get(CALIBRATION_KEY))
     return module

@@ -10,6 +10,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from lnta.calibration import CALIBRATION_KEY, calibrated_metrics
 from lnta.data.sampling import scored_frames
 from lnta.errors import DataError
 from lnta.io import write_json, write_text
@@ -69,6 +70,9 @@ class FrameScorer(pl.Callback):
         metrics.update({"n_frames_scored": int(len(scores)), "protocol": REFERENCE_PROTOCOL,
                         "dataset": dm.name, **getattr(dm, "label_info", {}), "epoch": int(trainer.current_epoch),
                         "global_step": int(trainer.global_step), **self.extra_metrics})
+        stats = getattr(pl_module, CALIBRATION_KEY, None)
+        if stats:
+            metrics["calibrated"] = calibrated_metrics(psnr, labels, videos, stats)
         self.metrics = metrics
         pl_module.log_dict({"test/auc_micro": metrics["auc_micro"], "test/auc_macro": metrics["auc_macro"]},
                            rank_zero_only=True, sync_dist=False)

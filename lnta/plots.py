@@ -47,3 +47,28 @@ def plot_roc(path: Path, fpr: np.ndarray, tpr: np.ndarray, auc: float) -> None:
     ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title="frame-level ROC")
     ax.legend(loc="lower right")
     _save(fig, path)
+
+
+def plot_score_timeline(path: Path, name: str, frames, minmax, calibrated=None, threshold=None,
+                        intervals=()) -> None:
+    """One video's scores over time: the calibrated score with its threshold and flagged intervals
+    shaded (when the checkpoint is calibrated), and the reference per-video min-max score."""
+    panels = 2 if calibrated is not None else 1
+    fig, axes = plt.subplots(panels, 1, figsize=(9, 2.4 * panels), sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    if calibrated is not None:
+        ax = axes[0]
+        for start, stop in intervals:
+            ax.axvspan(start - 0.5, stop + 0.5, color="tab:red", alpha=0.2, lw=0)
+        ax.plot(frames, calibrated, lw=1, label="calibrated score")
+        if threshold is not None:
+            ax.axhline(threshold, color="tab:red", ls="--", lw=1, label=f"threshold {threshold:.2f}")
+        ax.set(title=f"{name}: flagged frames shaded", ylabel="z vs normal PSNR")
+        ax.legend(loc="upper left", fontsize=8)
+    if minmax is not None:
+        axes[-1].plot(frames, minmax, lw=1, color="tab:gray")
+        axes[-1].set(ylim=(-0.02, 1.02), ylabel="per-video min-max")
+    axes[0].set_title(axes[0].get_title() or name)
+    axes[-1].set_xlabel("frame")
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,135 @@
+"""A score that means something without the whole video: PSNR calibrated on normal training clips.
+
+The reference min-max needs a whole test video and puts an "anomaly" in every video. The
+calibrated score compares each frame's PSNR with the PSNRs of normal clips measured at the end
+of training: ``z = (mean - psnr) / std`` (higher = more anomalous), thresholded either at a
+fixed ``z`` or at the quantile of the normal scores that gives a chosen false-alarm rate.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from lnta.data.normalize import to_unit
+from lnta.data.sampling import clip_starts, normal_clip
+from lnta.data.store import FrameStore
+from lnta.errors import ConfigError
+from lnta.scoring import frame_level_metrics, frame_psnr
+
+log = logging.getLogger(__name__)
+
+#: Where the statistics live in a checkpoint (plain floats and lists: loadable with weights_only).
+CALIBRATION_KEY = "lnta_calibration"
+#: The false-alarm rate on normal calibration frames that sets the default threshold.
+DEFAULT_FALSE_ALARM_RATE = 0.01
+
+
+def calibration_stats(psnr: np.ndarray, source: str) -> dict:
+    """Mean, std and the sorted PSNRs of normal frames, as plain Python values."""
+    psnr = np.sort(np.asarray(psnr, np.float64))
+    return {"mean": float(psnr.mean()), "std": float(max(psnr.std(), 1e-6)), "n": int(len(psnr)),
+            "psnr": psnr.tolist(), "source": source}
+
+
+def calibrated_scores(psnr: np.ndarray, stats: dict) -> np.ndarray:
+    """``(mean - psnr) / std`` of the normal PSNRs: 0 is a typical normal frame, higher is worse."""
+    return (stats["mean"] - np.asarray(psnr, np.float64)) / stats["std"]
+
+
+def threshold_for(stats: dict, threshold: float | None = None, false_alarm_rate: float | None = None) -> float:
+    """The calibrated-score threshold: ``threshold`` itself, or the normal scores' ``1 - rate`` quantile."""
+    if threshold is not None:
+        return float(threshold)
+    if false_alarm_rate is None or not 0 < false_alarm_rate < 1:
+        raise ConfigError(f"false_alarm_rate={false_alarm_rate}: expected a rate in (0, 1) or a threshold")
+    normal = calibrated_scores(np.asarray(stats["psnr"]), stats)
+    return float(np.quantile(normal, 1.0 - false_alarm_rate, method="higher"))
+
+
+def flagged_intervals(frames: np.ndarray, flagged: np.ndarray) -> list[list[int]]:
+    """Runs of consecutive flagged entries as inclusive ``[first_frame, last_frame]`` pairs."""
+    edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(flagged, np.int8), 0]))
+    return [[int(frames[a]), int(frames[b - 1])] for a, b in zip(edges[::2], edges[1::2])]
+
+
+def calibrated_metrics(psnr: np.ndarray, labels: np.ndarray, videos: np.ndarray, stats: dict,
+                       false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE) -> dict:
+    """AUCs of the calibrated score, and what its threshold flags on labelled test frames."""
+    scores = calibrated_scores(psnr, stats)
+    threshold = threshold_for(stats, false_alarm_rate=false_alarm_rate)
+    labels = np.asarray(labels).astype(bool)
+    flagged = scores > threshold
+    auc = frame_level_metrics(scores, labels, videos)
+    return {"score": "z = (mean - psnr) / std of normal training PSNRs; no per-video normalisation",
+            "auc_micro": auc["auc_micro"], "auc_macro": auc["auc_macro"], "threshold": threshold,
+            "target_false_alarm_rate": false_alarm_rate,
+            "false_alarm_rate": float(flagged[~labels].mean()) if (~labels).any() else float("nan"),
+            "detection_rate": float(flagged[labels].mean()) if labels.any() else float("nan"),
+            "normal_psnr_mean": stats["mean"], "normal_psnr_std": stats["std"], "source": stats["source"]}
+
+
+def sample_clips(store: FrameStore, clip_len: int, max_clips: int, seed: int = 0) -> list[tuple[int, int]]:
+    """Up to ``max_clips`` (video, start) pairs spread evenly over all clips of ``store``."""
+    pairs = [(v, int(s)) for v, n in enumerate(store.lengths) for s in clip_starts(n, clip_len)]
+    if len(pairs) <= max_clips:
+        return pairs
+    pick = np.sort(np.random.default_rng(seed).choice(len(pairs), max_clips, replace=False))
+    return [pairs[i] for i in pick]
+
+
+@torch.no_grad()
+def normal_psnrs(model: torch.nn.Module, store: FrameStore, pairs, clip_len: int, center: int,
+                 batch_size: int, device: torch.device) -> np.ndarray:
+    """PSNR of the scored frame of each (video, start) clip of ``store``, the model in eval mode."""
+    out = []
+    for i in range(0, len(pairs), batch_size):
+        clips = np.stack([store.gather(v, normal_clip(s, clip_len, store.lengths[v]))
+                          for v, s in pairs[i:i + batch_size]])
+        x = to_unit(torch.from_numpy(clips).unsqueeze(1).to(device))
+        out.append(frame_psnr(model(x), x, center).cpu())
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def calibrate(model: torch.nn.Module, store: FrameStore, clip_len: int, center: int, max_clips: int = 512,
+              batch_size: int = 16, device="cpu", seed: int = 0) -> dict:
+    """Calibration statistics of ``model`` (in eval mode) on up to ``max_clips`` clips of ``store``."""
+    pairs = sample_clips(store, clip_len, max_clips, seed)
+    psnr = normal_psnrs(model, store, pairs, clip_len, center, batch_size, device)
+    return calibration_stats(psnr, f"{len(psnr)} training clips")
+
+
+class NormalCalibration(pl.Callback):
+    """Stores calibration statistics of the current weights in every checkpoint and on the module.
+
+    Computed from ``max_clips`` clips sampled from the *training* videos when a checkpoint is saved
+    (once per optimizer step) and at the end of training. These frames were trained on, so their
+    PSNRs are optimistic: the false-alarm rate on unseen normal video is higher than the target;
+    ``metrics.json`` reports the rate actually measured on the test set's normal frames.
+    """
+
+    def __init__(self, max_clips: int = 512, batch_size: int = 16, seed: int = 0):
+        self.max_clips, self.batch_size, self.seed = max_clips, batch_size, seed
+        self._step: int | None = None
+
+    def _stats(self, trainer, pl_module) -> dict:
+        if self._step != trainer.global_step:
+            dm = trainer.datamodule
+            was_training = pl_module.training
+            pl_module.eval()
+            stats = calibrate(pl_module.model, dm.store("train"), dm.clip_len, pl_module.center,
+                              self.max_clips, self.batch_size, pl_module.device, self.seed)
+            pl_module.train(was_training)
+            stats["source"] += f" at step {trainer.global_step}"
+            setattr(pl_module, CALIBRATION_KEY, stats)
+            self._step = trainer.global_step
+        return getattr(pl_module, CALIBRATION_KEY)
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        checkpoint[CALIBRATION_KEY] = self._stats(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        stats = self._stats(trainer, pl_module)
+        log.info("calibration: normal PSNR %.2f +- %.2f dB over %d clips", stats["mean"], stats["std"], stats["n"])

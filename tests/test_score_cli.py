@@ -1,0 +1,190 @@
+"""The real CLIs on tiny data: score a .avi and a frame folder, thresholds, convert, export."""
+import csv
+import json
+import pickle
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lnta.calibration import CALIBRATION_KEY, calibrate
+from lnta.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
+from lnta.convert import authors_state_dict, build_model, load_untrusted, to_lnta_keys
+from lnta.data.frames import read_video_folder
+from lnta.data.store import FrameStore
+from lnta.errors import DataError
+from lnta.models import ConvAE3D
+from tests.conftest import run_cli, tiny_overrides
+from tests.test_scoring_stream import write_avi
+
+
+def _rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny checkpoint from the real training CLI, its test-set outputs, and a .avi of test video 01."""
+    tmp = tmp_path_factory.mktemp("score")
+    run_cli("lnta.train", *tiny_overrides(tmp))
+    frames = read_video_folder(tmp / "synthetic" / "testing" / "frames" / "01", 32)
+    write_avi(tmp / "01.avi", frames)
+    return tmp
+
+
+@pytest.mark.slow
+def test_score_avi_and_frame_folder_match_the_eval_path(trained):
+    ckpt = trained / "run" / "checkpoints" / "last.ckpt"
+    folder = trained / "synthetic" / "testing" / "frames" / "01"
+    common = [f"ckpt_path={ckpt}", "progress=false"]
+    run_cli("lnta.score", *common, f"input={trained / '01.avi'}", f"hydra.run.dir={trained / 's_avi'}",
+            "overlay=video")
+    run_cli("lnta.score", *common, f"input={folder}", f"hydra.run.dir={trained / 's_drop'}", "edges=drop")
+    avi, drop = (_rows(trained / d / "scores.csv") for d in ("s_avi", "s_drop"))
+    reference = [r for r in _rows(trained / "run" / "scores.csv") if r["video"] == "01"]
+
+    assert [int(r["frame"]) for r in avi] == list(range(40))  # edges=pad: one row per frame
+    by_frame = {int(r["frame"]): r for r in avi}
+    for ref in reference:  # interior frames: the very clips of the eval path
+        assert float(by_frame[int(ref["frame"])]["psnr"]) == pytest.approx(float(ref["psnr"]), abs=1e-5)
+    # edges=drop is the reference protocol: same frames, same per-video min-max scores
+    assert [(r["frame"], r["score"]) for r in drop] == [(r["frame"], r["score"]) for r in reference]
+    assert (trained / "s_avi" / "plots" / "01.png").stat().st_size > 0
+    report = json.loads((trained / "s_avi" / "flagged.json").read_text())
+    assert report["videos"]["01"]["frames_scored"] == 40 and report["threshold"] is not None
+    assert (trained / "s_avi" / "overlay" / "01.mp4").stat().st_size > 0
+
+    run_cli("lnta.score", *common, f"input={trained / '01.avi'}", f"hydra.run.dir={trained / 's_stream'}",
+            "stream=true")
+    stream = _rows(trained / "s_stream" / "scores.csv")
+    assert [r["psnr"] for r in stream] == [r["psnr"] for r in avi] and all(r["score"] == "" for r in stream)
+
+    missing = run_cli("lnta.score", *common, f"input={trained / 'nope.mp4'}", check=False,
+                      env={"HYDRA_FULL_ERROR": "0"})
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines()[-1].startswith("error: input=")
+
+
+def _background_checkpoint(path, level: int, normal: np.ndarray):
+    """A checkpoint whose AE outputs the constant grey ``level``: its error is the distance from the
+    background, so the frames that are anomalous are exactly known. Calibrated on ``normal``."""
+    model = ConvAE3D(width=0.125)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.decoder[-2].bias.fill_(float(np.arctanh(level / 127.5 - 1)))
+    model.eval()
+    store = FrameStore(["n"], [len(normal)], normal)
+    config = {"model": {"_target_": "lnta.models.ConvAE3D", "in_channels": 1, "width": 0.125},
+              "data": {"image_size": 32, "clip_len": 16}}
+    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}, CONFIG_KEY: config,
+                CALIBRATION_KEY: calibrate(model, store, 16, 8, max_clips=1000)}, path)
+
+
+def _scene(n, rng, anomaly=None):
+    frames = np.clip(rng.normal(120, 3, (n, 32, 32)), 0, 255).astype(np.uint8)
+    if anomaly:
+        for t in range(*anomaly):
+            x = 2 + (t - anomaly[0]) % 20
+            frames[t, 10:20, x:x + 8] = 250  # a bright object crossing the scene
+    return frames
+
+
+@pytest.mark.slow
+def test_calibrated_threshold_flags_the_anomalous_interval_only(tmp_path):
+    rng = np.random.default_rng(0)
+    _background_checkpoint(tmp_path / "bg.ckpt", 120, _scene(300, rng))
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_avi(videos / "normal.avi", _scene(100, rng))
+    write_avi(videos / "intruder.avi", _scene(100, rng, anomaly=(40, 70)))
+    run_cli("lnta.score", f"ckpt_path={tmp_path / 'bg.ckpt'}", f"input={videos}", "threshold=6",
+            "progress=false", f"hydra.run.dir={tmp_path / 'out'}")
+    report = json.loads((tmp_path / "out" / "flagged.json").read_text())["videos"]
+    assert report["intruder"]["intervals"] == [[40, 69]]
+    assert report["intruder"]["intervals_seconds"] == [[1.6, 2.8]]
+    assert report["normal"]["intervals"] == [] and report["normal"]["flagged_frames"] == 0
+
+
+def _authors_files(tmp_path):
+    """The authors' two formats, written by a model class that is importable only while saving."""
+    torch.manual_seed(0)
+    ae = ConvAE3D(width=0.125)
+    for m in ae.modules():
+        if isinstance(m, nn.BatchNorm3d):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2)
+    theirs = types.ModuleType("authors_model")
+    exec("from torch import nn\nclass AutoEncoderCov3D(nn.Module): pass\nclass Part(nn.Module): pass",
+         theirs.__dict__)
+    sys.modules["authors_model"] = theirs
+    try:
+        model = theirs.AutoEncoderCov3D()
+        model.encoder, model.decoder = theirs.Part(), theirs.Part()
+        model.encoder.encoder, model.decoder.decoder = ae.encoder, ae.decoder
+        wrapped = nn.DataParallel(model)
+        torch.save({"model": wrapped, "epoch": 59}, tmp_path / "pickled.pth")
+        torch.save({"model_statedict": wrapped.state_dict()}, tmp_path / "statedict.pth")
+        assert next(iter(wrapped.state_dict())) == "module.encoder.encoder.0.weight"
+    finally:
+        del sys.modules["authors_model"]
+    return ae.eval()
+
+
+@pytest.mark.parametrize("name", ["statedict.pth", "pickled.pth"])
+def test_authors_checkpoints_convert_to_identical_models(tmp_path, name):
+    direct = _authors_files(tmp_path)
+    path = tmp_path / name
+    model, config = build_model(to_lnta_keys(authors_state_dict(load_untrusted(path), path)), path)
+    assert config["width"] == 0.125
+    x = torch.rand(2, 1, 16, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x), direct(x))
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_malicious_pickle_is_refused_without_running_code(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"model": _Evil(marker)}, tmp_path / "evil.pth")
+    with open(tmp_path / "evil.pkl", "wb") as f:  # a bare pickle, not a torch zip
+        pickle.dump({"model": _Evil(marker)}, f, protocol=2)
+    for name in ("evil.pth", "evil.pkl"):
+        with pytest.raises(DataError, match="refus"):
+            load_untrusted(tmp_path / name)
+    assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_convert_calibrate_eval_and_export_through_the_cli(trained, tmp_path):
+    _authors_files(tmp_path)
+    data = ["data=synthetic", f"data.root={trained / 'synthetic'}", "data.size=32", "data.image_size=32",
+            "data.train_videos=2", "data.test_videos=2", "data.frames_per_video=40"]
+    out = tmp_path / "converted.ckpt"
+    run_cli("lnta.convert", f"src={tmp_path / 'pickled.pth'}", f"out={out}", *data, "calibrate=true",
+            f"hydra.run.dir={tmp_path / 'conv'}")
+    checkpoint = load_checkpoint(out)  # weights_only=True
+    assert checkpoint["epoch"] == 59 and checkpoint[CALIBRATION_KEY]["n"] == 2 * (40 - 15)
+    run_cli("lnta.eval", f"ckpt_path={out}", f"hydra.run.dir={tmp_path / 'eval'}", "trainer.enable_progress_bar=false")
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["n_frames_scored"] == 50 and 0 <= metrics["calibrated"]["false_alarm_rate"] <= 1
+    assert metrics["calibrated"]["auc_macro"] == pytest.approx(metrics["auc_macro"], abs=1e-12)  # per-video monotone
+
+    run_cli("lnta.export", f"ckpt_path={out}", f"out={tmp_path / 'ae.pt'}", f"hydra.run.dir={tmp_path / 'exp'}")
+    extra = {"lnta.json": ""}
+    scripted = torch.jit.load(str(tmp_path / "ae.pt"), _extra_files=extra)
+    meta = json.loads(extra["lnta.json"])
+    assert meta["image_size"] == 32 and meta["clip_len"] == 16 and meta["calibration"]["n"] == 50
+    x = torch.rand(3, 1, 16, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(scripted(x), module_from_checkpoint(checkpoint).model.eval()(x), atol=1e-6)

@@ -1,0 +1,154 @@
+"""Scoring one's own footage: edge rules, calibration thresholds, intervals, sources, bounded memory."""
+import json
+import subprocess
+import sys
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from lnta.calibration import (calibrate, calibrated_scores, calibration_stats, flagged_intervals,
+                              sample_clips, threshold_for)
+from lnta.data.sampling import scored_frames
+from lnta.data.store import FrameStore
+from lnta.errors import ConfigError, DataError
+from lnta.models import ConvAE3D
+from lnta.overlay import heatmap_overlay
+from lnta.stream import find_sources, scored_clips, score_frames
+from tests.conftest import REPO
+
+
+def write_avi(path, frames, fps=25):
+    """Lossless grayscale .avi (FFV1), so decoded frames equal ``frames`` exactly."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("ffv1", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "gray"
+        for f in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="gray")))
+        container.mux(stream.encode())
+
+
+@pytest.mark.parametrize("n", [1, 5, 16, 17, 40])
+def test_pad_scores_every_frame_with_clamped_clips(n):
+    out = list(scored_clips(iter(range(n)), 16, 8, "pad"))
+    assert [f for f, _ in out] == list(range(n))
+    for f, clip in out:
+        assert clip == list(np.clip(np.arange(f - 8, f + 8), 0, n - 1))
+
+
+@pytest.mark.parametrize("n", [5, 16, 40])
+def test_drop_is_the_reference_rule(n):
+    out = list(scored_clips(iter(range(n)), 16, 8, "drop"))
+    assert [f for f, _ in out] == list(scored_frames(n, 16, 8))
+    assert all(clip == list(range(f - 8, f + 8)) for f, clip in out)
+
+
+def test_unknown_edge_rule_is_a_config_error():
+    with pytest.raises(ConfigError, match="edges=mirror"):
+        scored_clips(iter(range(3)), 16, 8, "mirror")
+
+
+def test_flagged_intervals_are_inclusive_runs():
+    frames = np.arange(10, 20)
+    flagged = np.array([1, 1, 0, 0, 1, 0, 1, 1, 1, 0])
+    assert flagged_intervals(frames, flagged) == [[10, 11], [14, 14], [16, 18]]
+    assert flagged_intervals(frames, np.zeros(10)) == []
+    assert flagged_intervals(frames, np.ones(10)) == [[10, 19]]
+
+
+def test_threshold_from_false_alarm_rate_flags_that_share_of_normal_frames():
+    psnr = np.random.default_rng(0).normal(30, 2, 1000)
+    stats = calibration_stats(psnr, "test")
+    z = calibrated_scores(psnr, stats)
+    assert z.mean() == pytest.approx(0, abs=1e-9) and z.std() == pytest.approx(1, abs=1e-9)
+    for rate in (0.01, 0.05, 0.2):  # at most the rate, short of it by less than one frame
+        allowed = round(rate * len(z))
+        assert allowed - 1 <= int((z > threshold_for(stats, false_alarm_rate=rate)).sum()) <= allowed
+    assert threshold_for(stats, threshold=2.5, false_alarm_rate=0.01) == 2.5
+    with pytest.raises(ConfigError, match="false_alarm_rate=1.5"):
+        threshold_for(stats, false_alarm_rate=1.5)
+
+
+def test_calibration_samples_spread_clips_and_stats_are_plain():
+    store = FrameStore(["a", "b"], [30, 20], np.zeros((50, 32, 32), np.uint8))
+    assert len(sample_clips(store, 16, 1000)) == 15 + 5
+    pairs = sample_clips(store, 16, 8)
+    assert len(pairs) == len(set(pairs)) == 8
+    stats = calibrate(ConvAE3D(width=0.125).eval(), store, 16, 8, max_clips=8, batch_size=3)
+    assert stats["n"] == 8 and len(stats["psnr"]) == 8
+    assert all(isinstance(v, float) for v in stats["psnr"])
+
+
+def test_heatmap_overlay_leaves_well_reconstructed_pixels_plain():
+    image = np.full((8, 8), 100, np.uint8)
+    error = np.zeros((8, 8), np.float32)
+    error[2:4, 2:4] = 1.0
+    rgb = heatmap_overlay(image, error, vmax=0.5)
+    assert rgb.shape == (8, 8, 3) and rgb.dtype == np.uint8
+    assert (rgb[0, 0] == 100).all() and not (rgb[2, 2] == 100).all()
+
+
+def test_find_sources(tmp_path):
+    frames = np.zeros((3, 16, 16), np.uint8)
+    write_avi(tmp_path / "cam1.avi", frames)
+    folder = tmp_path / "clip2"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.png").write_bytes(b"")
+    assert [(s.name, s.kind) for s in find_sources(str(tmp_path))] == [("cam1", "video"), ("clip2", "frames")]
+    assert find_sources(str(folder))[0].kind == "frames"
+    assert find_sources(str(tmp_path / "cam1.avi"))[0].info() == (3, 25.0)
+    assert find_sources("/dev/video0", "v4l2")[0].kind == "device"
+    with pytest.raises(DataError, match="no such file"):
+        find_sources(str(tmp_path / "missing.mp4"))
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(DataError, match="not a video file"):
+        find_sources(str(tmp_path / "notes.txt"))
+
+
+def test_avi_frames_decode_exactly_and_score_like_arrays(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 256, (20, 32, 32), dtype=np.uint8)
+    write_avi(tmp_path / "v.avi", frames)
+    source = find_sources(str(tmp_path / "v.avi"))[0]
+    assert np.array_equal(np.stack(list(source.frames())), frames)
+    model = ConvAE3D(width=0.125).eval()
+    kwargs = dict(image_size=32, clip_len=16, center=8, batch_size=3)
+    from_file = [r.psnr for r in score_frames(model, source.frames(), **kwargs)]
+    from_array = [r.psnr for r in score_frames(model, iter(frames), **kwargs)]
+    assert len(from_file) == 20 and from_file == from_array
+
+
+_RSS_PROBE = """
+import json, resource, sys, torch
+from lnta.models import ConvAE3D
+from lnta.stream import find_sources, score_frames
+torch.set_num_threads(1)
+model = ConvAE3D(width=0.125).eval()
+def peak_mb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def run(limit):
+    n = 0
+    for r in score_frames(model, find_sources(sys.argv[1])[0].frames(), image_size=16, clip_len=16, center=8,
+                          batch_size=16):
+        n += 1
+        if n == limit: break
+    return n
+run(100)  # warm up: allocator, model, decoder
+before = peak_mb()
+n = run(None)
+print(json.dumps({"frames": n, "growth_mb": peak_mb() - before}))
+"""
+
+
+@pytest.mark.slow
+def test_streaming_a_long_video_keeps_memory_bounded(tmp_path):
+    n, side = 600, 224  # 600 decoded frames would hold 29 MiB as uint8 gray (x3 as RGB)
+    t = np.arange(n)[:, None, None]
+    yy, xx = np.mgrid[0:side, 0:side]
+    frames = ((xx[None] + 2 * t + yy[None]) % 256).astype(np.uint8)
+    write_avi(tmp_path / "long.avi", frames)
+    result = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(tmp_path / "long.avi")], cwd=REPO,
+                            capture_output=True, text=True, check=True)
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    assert measured["frames"] == n
+    assert measured["growth_mb"] < 0.25 * frames.nbytes / 2**20, measured
