@@ -13,7 +13,7 @@ from torch import nn
 from lnta.calibration import CALIBRATION_KEY, calibrate
 from lnta.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
 from lnta.convert import authors_state_dict, build_model, load_untrusted, to_lnta_keys
-from lnta.data.frames import read_video_folder
+from lnta.data.store import resized_chunks
 from lnta.data.store import FrameStore
 from lnta.errors import DataError
 from lnta.models import ConvAE3D
@@ -31,7 +31,7 @@ def trained(tmp_path_factory):
     """A tiny checkpoint from the real training CLI, its test-set outputs, and a .avi of test video 01."""
     tmp = tmp_path_factory.mktemp("score")
     run_cli("lnta.train", *tiny_overrides(tmp))
-    frames = read_video_folder(tmp / "synthetic" / "testing" / "frames" / "01", 32)
+    frames = np.concatenate(list(resized_chunks(tmp / "synthetic" / "testing" / "frames" / "01", 32)))
     write_avi(tmp / "01.avi", frames)
     return tmp
 
