@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lnta.errors import ConfigError
+from lnta.validate import probability
 
 
 class PseudoAnomaly(nn.Module):
@@ -19,9 +19,7 @@ class PseudoAnomaly(nn.Module):
 
     def __init__(self, p: float):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ConfigError(f"anomaly.p={p}: expected a probability in [0, 1]")
-        self.p = float(p)
+        self.p = probability("anomaly.p", p)
 
     def forward(self, clips: torch.Tensor, batch: dict, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(inputs, targets)`` for samples ``index`` of the batch.

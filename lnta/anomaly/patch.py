@@ -10,7 +10,7 @@ from lnta.anomaly.base import PseudoAnomaly
 from lnta.anomaly.intruders import load_intruders
 from lnta.anomaly.masks import centre_walk, patch_sizes, smoothmix_s_mask
 from lnta.data.normalize import to_unit
-from lnta.errors import ConfigError
+from lnta.validate import patch_alpha, patch_beta
 
 
 class PatchAnomaly(PseudoAnomaly):
@@ -27,11 +27,7 @@ class PatchAnomaly(PseudoAnomaly):
     def __init__(self, p: float, alpha: float = 0.5, beta: int = 10,
                  intruder: Mapping | torch.Tensor | None = None):
         super().__init__(p)
-        if not 0 < alpha <= 1:
-            raise ConfigError(f"anomaly.alpha={alpha}: expected a value in (0, 1]")
-        if beta < 0:
-            raise ConfigError(f"anomaly.beta={beta}: expected an integer >= 0")
-        self.alpha, self.beta = float(alpha), int(beta)
+        self.alpha, self.beta = patch_alpha("anomaly.alpha", alpha), patch_beta("anomaly.beta", beta)
         bank = intruder if isinstance(intruder, torch.Tensor) else load_intruders(**dict(intruder or {"source": "synthetic"}))
         self.register_buffer("bank", bank, persistent=False)
 

@@ -1,0 +1,76 @@
+"""Resuming a killed run: where to resume from, and the random state a checkpoint must carry."""
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from lnta.errors import DataError
+
+log = logging.getLogger(__name__)
+
+LAST = Path("checkpoints") / "last.ckpt"
+
+
+def resume_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
+    """The checkpoint ``trainer.fit`` resumes from.
+
+    ``auto``: this run dir's ``checkpoints/last.ckpt`` if it exists (re-running the same command in
+    the same run dir resumes), else a fresh start; ``last``: that file, which must exist; ``null``:
+    a fresh start; anything else: that file.
+    """
+    last = Path(output_dir) / LAST
+    if ckpt_path == "auto":
+        ckpt_path = str(last) if last.is_file() else None
+    elif ckpt_path == "last":
+        if not last.is_file():
+            raise DataError(f"ckpt_path=last: {last} not found; nothing to resume in this run dir "
+                            "(set hydra.run.dir to the killed run's folder)")
+        ckpt_path = str(last)
+    if ckpt_path:
+        log.info("resuming from %s", ckpt_path)
+    return ckpt_path
+
+
+def capture_rng() -> dict:
+    """Python, NumPy, torch (and CUDA) global RNG states as tensors and ints (loadable with weights_only)."""
+    version, python_state, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": {"version": version, "state": torch.tensor(python_state, dtype=torch.int64), "gauss": gauss},
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss"]))
+    npy = state["numpy"]
+    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["cached"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class RandomState(pl.Callback):
+    """Stores the global RNG states in every checkpoint and restores them on resume.
+
+    They drive data order, worker seeds and the pseudo-anomaly draws, so restoring them makes a
+    run resumed from an end-of-epoch checkpoint continue exactly as if it had never stopped.
+    """
+
+    def state_dict(self) -> dict:
+        return capture_rng()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        restore_rng(state_dict)
