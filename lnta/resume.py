@@ -62,15 +62,37 @@ def restore_rng(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-class RandomState(pl.Callback):
-    """Stores the global RNG states in every checkpoint and restores them on resume.
+class ResumeState(pl.Callback):
+    """Stores in every checkpoint the global RNG states and how far into its epoch training was.
 
-    They drive data order, worker seeds and the pseudo-anomaly draws, so restoring them makes a
-    run resumed from an end-of-epoch checkpoint continue exactly as if it had never stopped.
+    On resume it restores the RNG states (they drive init and the pseudo-anomaly draws) and makes
+    the data module's :class:`~lnta.data.order.EpochShuffle` skip the clips already trained on, so a
+    resumed single-device run continues exactly as if it had never stopped, even mid-epoch.
     """
 
+    def __init__(self):
+        self.position = {"epoch": 0, "done": 0}  # the next clip to train on
+        self._pending: dict | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.position = {"epoch": trainer.current_epoch, "done": (batch_idx + 1) * len(batch["clip"])}
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.position = {"epoch": trainer.current_epoch + 1, "done": 0}
+
     def state_dict(self) -> dict:
-        return capture_rng()
+        return {"rng": capture_rng(), **self.position}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        restore_rng(state_dict)
+        restore_rng(state_dict["rng"])
+        self._pending = {"epoch": state_dict["epoch"], "done": state_dict["done"]}
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        order = getattr(trainer.datamodule, "train_order", None)
+        if self._pending is None or order is None:
+            return
+        if trainer.world_size == 1:
+            order.resume(self._pending["epoch"], self._pending["done"])
+        else:
+            log.warning("multi-device resume: the interrupted epoch restarts from a fresh order")
+        self._pending = None

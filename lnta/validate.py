@@ -109,8 +109,8 @@ def check_ckpt_path(value) -> None:
 
 def check_train_config(cfg: DictConfig) -> None:
     """Every user-facing rule of a training config; raises a one-line :class:`ConfigError`."""
-    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int):
-        raise ConfigError(f"seed={cfg.seed}: expected an integer")
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**32:
+        raise ConfigError(f"seed={cfg.seed}: expected an integer in [0, 2**32)")
     check_anomalies(cfg.anomaly)
     check_shapes(cfg.data, cfg.model)
     check_ckpt_path(cfg.ckpt_path)

@@ -7,10 +7,12 @@ from typing import Sequence
 
 import numpy as np
 import pytorch_lightning as pl
+import torch
 from torch.utils.data import DataLoader
 
 from lnta.data.datasets import TestClips, TrainClips
 from lnta.data.labels import find_label_file, load_frame_labels, split_labels
+from lnta.data.order import EpochShuffle
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.data.store import FrameStore
 from lnta.errors import DataError
@@ -71,14 +73,18 @@ class VideoDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if stage in ("fit", None):
             self.train_set = TrainClips(self.store("train"), self.clip_len, self.skips)
+            self.train_order = EpochShuffle(len(self.train_set))
         if stage in ("test", None):
             self.test_set = TestClips(self.store("test"), self.clip_len, self.center)
             self.test_labels = self.load_test_labels()
 
     def _loader(self, dataset, batch_size: int, train: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=batch_size, shuffle=train, drop_last=train,
+        # The training order and worker seeds come from train_order, not the global RNG (exact resume).
+        order = self.train_order if train else None
+        return DataLoader(dataset, batch_size=batch_size, sampler=order, drop_last=train,
                           num_workers=self.num_workers,
-                          persistent_workers=self.persistent_workers and self.num_workers > 0)
+                          persistent_workers=self.persistent_workers and self.num_workers > 0,
+                          generator=torch.Generator().manual_seed(order.seed) if order else None)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, self.batch_size, train=True)
