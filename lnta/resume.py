@@ -91,8 +91,15 @@ class ResumeState(pl.Callback):
         order = getattr(trainer.datamodule, "train_order", None)
         if self._pending is None or order is None:
             return
-        if trainer.world_size == 1:
-            order.resume(self._pending["epoch"], self._pending["done"])
-        else:
-            log.warning("multi-device resume: the interrupted epoch restarts from a fresh order")
+        epoch, done = self._pending["epoch"], self._pending["done"]
+        if done and trainer.world_size > 1:  # Lightning wraps the sampler: it cannot skip into the epoch
+            log.warning("multi-device resume mid-epoch: the interrupted epoch restarts from a fresh order")
+            done = 0
+        order.resume(epoch, done)
         self._pending = None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        # Lightning sets the epoch of a sampler it wraps for DDP, not of ours inside: do it here.
+        order = getattr(trainer.datamodule, "train_order", None)
+        if order is not None:
+            order.set_epoch(trainer.current_epoch)
