@@ -133,3 +133,18 @@ def test_wandb_run_id_is_kept_per_run_dir(tmp_path):
     first = run_id(str(tmp_path))
     assert first == run_id(str(tmp_path)) and len(first) == 12
     assert run_id(str(tmp_path / "other")) != first
+
+
+def test_train_clip_draws_depend_only_on_the_item_seed():
+    from lnta.data.datasets import TrainClips
+    from lnta.data.store import FrameStore
+
+    frames = np.arange(60, dtype=np.uint8)[:, None, None].repeat(4, 1).repeat(4, 2)  # grey level = frame number
+    clips = TrainClips(FrameStore(["a"], [60], frames), clip_len=16, skips=[2, 3, 4, 5])
+    torch.manual_seed(0)
+    first = clips[(3, 12345)]
+    torch.rand(10)  # other consumers of the global RNG (training steps, other workers) do not matter
+    again = clips[(3, 12345)]
+    assert first["skip"] == again["skip"] and torch.equal(first["skip_clip"], again["skip_clip"])
+    draws = {clips[(3, seed)]["skip"] for seed in range(40)}
+    assert draws == {2, 3, 4, 5}
