@@ -5,10 +5,23 @@ from pathlib import Path
 
 import hydra
 import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from lnta.calibration import CALIBRATION_KEY
 from lnta.errors import DataError
+from lnta.io import atomic_path
 from lnta.module import CONFIG_KEY, LNTAModule
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoint files written through :func:`lnta.io.atomic_path`: a kill mid-write leaves the
+    previous file intact, never a truncated one that a resume would trust."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        if storage_options is not None or "://" in str(path):  # remote storage: Lightning's own writer
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        with atomic_path(Path(path)) as tmp:
+            torch.save(checkpoint, tmp)
 
 
 def attach_config(module: LNTAModule, config: dict) -> None:

@@ -5,41 +5,93 @@ import functools
 import logging
 import os
 import sys
+from pathlib import Path
 
 import hydra
-from hydra.errors import InstantiationException
+from hydra.errors import CompactHydraException, InstantiationException, MissingConfigException
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from lnta.anomaly.base import PseudoAnomaly
 from lnta.errors import ConfigError, LntaError
 
 log = logging.getLogger("lnta")
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+_FORCED = "_LNTA_FORCED_HYDRA_FULL_ERROR"
 
-def user_error(exc: BaseException) -> LntaError | None:
-    """The user-facing error behind ``exc`` (Hydra wraps errors raised while instantiating)."""
-    while exc is not None:
-        if isinstance(exc, LntaError):
-            return exc
-        exc = exc.__cause__ if isinstance(exc, InstantiationException) else None
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def user_error(exc: BaseException) -> str | None:
+    """The one-line message of a user mistake behind ``exc``, or None for a bug.
+
+    User mistakes: our :class:`LntaError` (also when Hydra wraps it while instantiating), Hydra's
+    composition errors (unknown config name, bad override), OmegaConf errors (missing or
+    mistyped value) and file-system errors naming a path (e.g. an unwritable output dir).
+    """
+    cause = exc
+    while isinstance(cause, InstantiationException) and cause.__cause__ is not None:
+        cause = cause.__cause__
+    if isinstance(cause, LntaError):
+        return str(cause)
+    if isinstance(exc, MissingConfigException) and exc.options:
+        return f"{_one_line(str(exc).split('Available options')[0])} (available: {', '.join(exc.options)})"
+    if isinstance(exc, (CompactHydraException, OmegaConfBaseException)):
+        reason = exc.__cause__ if isinstance(exc.__cause__, OmegaConfBaseException) else None
+        message = _one_line(str(exc))
+        return f"{message} ({_one_line(str(reason).split('full_key:')[0])})" if reason else message
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc} (check the path and its permissions)"
     return None
 
 
-def clear_errors(task):
-    """Run ``task``; a user error prints one line and exits 2 (full traceback with HYDRA_FULL_ERROR=1)."""
+def _full_tracebacks() -> bool:
+    """Whether the user asked for full tracebacks (``HYDRA_FULL_ERROR=1`` set by them, not by us)."""
+    return os.environ.get("HYDRA_FULL_ERROR") == "1" and _FORCED not in os.environ
 
-    @functools.wraps(task)
-    def wrapper(cfg: DictConfig):
+
+def clear_errors(entry):
+    """Make ``entry`` print a user mistake as one line ``error: ...`` and exit 2.
+
+    Bugs keep their traceback; ``HYDRA_FULL_ERROR=1`` shows the traceback of every error. While
+    ``entry`` runs, Hydra re-raises errors instead of printing its own multi-line report.
+    """
+
+    @functools.wraps(entry)
+    def wrapper(*args, **kwargs):
+        if _full_tracebacks():
+            return entry(*args, **kwargs)
+        forced = _FORCED not in os.environ
+        if forced:
+            os.environ.update({"HYDRA_FULL_ERROR": "1", _FORCED: "1"})
         try:
-            return task(cfg)
+            return entry(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - filtered just below
-            error = user_error(exc)
-            if error is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            message = user_error(exc)
+            if message is None:
                 raise
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {message}", file=sys.stderr)
             sys.exit(2)
+        finally:
+            if forced:
+                for key in ("HYDRA_FULL_ERROR", _FORCED):
+                    os.environ.pop(key, None)
 
     return wrapper
+
+
+def entry_point(config_name: str):
+    """``hydra.main`` over ``conf/<config_name>.yaml`` with :func:`clear_errors` outside (Hydra's
+    composition errors) and inside (errors of the task, before Hydra reports them)."""
+
+    def decorate(task):
+        return clear_errors(hydra.main(version_base="1.3", config_path=str(CONF_DIR),
+                                       config_name=config_name)(clear_errors(task)))
+
+    return decorate
 
 
 def build_anomalies(cfg: DictConfig) -> list[PseudoAnomaly]:

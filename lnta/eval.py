@@ -8,15 +8,17 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from lnta.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
-from lnta.cli import clear_errors
+from lnta.cli import entry_point
 from lnta.errors import ConfigError
 from lnta.evaluation import FrameScorer
+from lnta.validate import check_eval_config
 
 log = logging.getLogger("lnta.eval")
 
 
 def evaluate(cfg: DictConfig) -> dict:
     """Test ``cfg.ckpt_path`` on ``cfg.data`` (default: the data it was trained on)."""
+    check_eval_config(cfg)
     checkpoint = load_checkpoint(cfg.ckpt_path)
     trained = checkpoint[CONFIG_KEY]
     data_cfg = cfg.get("data") or OmegaConf.create(trained["data"])
@@ -32,8 +34,7 @@ def evaluate(cfg: DictConfig) -> dict:
     return scorer.metrics
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
-@clear_errors
+@entry_point("eval")
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)
 

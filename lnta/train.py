@@ -8,28 +8,30 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
-from lnta.checkpoint import attach_config
-from lnta.cli import build_anomalies, build_list, clear_errors
+from lnta.checkpoint import AtomicCheckpointIO, attach_config
+from lnta.cli import build_anomalies, build_list, entry_point
 from lnta.evaluation import FrameScorer
 from lnta.module import LNTAModule
+from lnta.resume import resume_checkpoint
+from lnta.validate import check_train_config
 
 log = logging.getLogger("lnta.train")
 
 
 def train(cfg: DictConfig) -> dict | None:
     """Fit, then (``test_after_fit``) test the final model; returns the test metrics."""
+    check_train_config(cfg)
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resume_checkpoint(cfg.ckpt_path, output_dir)
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="object")
     module = LNTAModule(hydra.utils.instantiate(cfg.model), build_anomalies(cfg.anomaly),
                         optimizer=hydra.utils.instantiate(cfg.optimizer))
     attach_config(module, OmegaConf.to_container(cfg, resolve=True))
     scorer = FrameScorer(str(output_dir))
     trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[*build_list(cfg.get("callbacks")), scorer],
-                                      logger=build_list(cfg.get("logger")) or False)
-    ckpt_path = cfg.ckpt_path
-    if ckpt_path == "last":
-        ckpt_path = str(output_dir / "checkpoints" / "last.ckpt")
+                                      logger=build_list(cfg.get("logger")) or False,
+                                      plugins=[AtomicCheckpointIO()])
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     if not cfg.test_after_fit:
         return None
@@ -41,8 +43,7 @@ def train(cfg: DictConfig) -> dict | None:
     return scorer.metrics
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-@clear_errors
+@entry_point("train")
 def main(cfg: DictConfig) -> None:
     train(cfg)
 

@@ -16,16 +16,15 @@ from kornia.augmentation.random_generator import RandomGeneratorBase
 from lnta.anomaly.banks import IntruderBank, draw_count, expand_draw
 from lnta.anomaly.masks import TECHNIQUES, centre_walk, patch_sizes
 from lnta.errors import ConfigError
+from lnta.validate import patch_alpha, patch_beta
 
 
 def check_patch_settings(technique: str, alpha: float, beta: int) -> None:
     """One-line errors for a technique name, ``alpha`` and ``beta`` out of range."""
     if technique not in TECHNIQUES:
         raise ConfigError(f"anomaly.technique={technique!r}: expected one of {', '.join(TECHNIQUES)}")
-    if not 0 < alpha <= 1:
-        raise ConfigError(f"anomaly.alpha={alpha}: expected a value in (0, 1]")
-    if int(beta) != beta or beta < 0:
-        raise ConfigError(f"anomaly.beta={beta}: expected an integer >= 0")
+    patch_alpha("anomaly.alpha", alpha)
+    patch_beta("anomaly.beta", beta)
 
 
 class PatchParams(RandomGeneratorBase):

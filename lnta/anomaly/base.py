@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from lnta.errors import ConfigError
+from lnta.validate import probability
 
 #: What the AE is taught on a pseudo sample: "lnta" reconstructs the normal clip (the paper);
 #: "steal" pushes the reconstruction error of the pseudo input up (-MSE, guarded).
@@ -25,8 +26,7 @@ class PseudoAnomaly(nn.Module):
 
     def __init__(self, p: float, objective: str = "lnta", steal_margin: float = 1.0, name: str | None = None):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ConfigError(f"anomaly.p={p}: expected a probability in [0, 1]")
+        p = probability("anomaly.p", p)
         if objective not in OBJECTIVES:
             raise ConfigError(f"anomaly.objective={objective!r}: expected one of {', '.join(OBJECTIVES)}")
         if not steal_margin > 0:

@@ -8,6 +8,7 @@ import torch
 from lnta.anomaly.base import PseudoAnomaly
 from lnta.data.normalize import to_unit
 from lnta.errors import ConfigError
+from lnta.validate import skip_set
 
 
 class SkipFrame(PseudoAnomaly):
@@ -22,9 +23,7 @@ class SkipFrame(PseudoAnomaly):
 
     def __init__(self, p: float, skips: Sequence[int] = (2, 3, 4, 5), **kwargs):
         super().__init__(p, **kwargs)
-        if not skips or any(int(s) != s or s < 2 for s in skips):
-            raise ConfigError(f"anomaly.skips={list(skips)}: expected a non-empty list of integers > 1")
-        self.skips = [int(s) for s in skips]
+        self.skips = skip_set("anomaly.skips", skips)
 
     def forward(self, clips, batch, index):
         if "skip_clip" not in batch:

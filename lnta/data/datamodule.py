@@ -7,12 +7,14 @@ from typing import Sequence
 
 import numpy as np
 import pytorch_lightning as pl
+import torch
 from torch.utils.data import DataLoader
 
 from lnta.data.cache import build_cache, cache_path, open_cache
 from lnta.data.datasets import TestClips, TrainClips
 from lnta.data.known import check_known
 from lnta.data.layouts import Layout, find_layout, label_file_source
+from lnta.data.order import EpochShuffle
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.data.store import FrameStore
 from lnta.data.video import open_video
@@ -127,14 +129,18 @@ class VideoDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if stage in ("fit", None):
             self.train_set = TrainClips(self.store("train"), self.clip_len, self.skips)
+            self.train_order = EpochShuffle(len(self.train_set))
             self.check_labels_early()
         if stage in ("test", None):
             self.test_set = TestClips(self.store("test"), self.clip_len, self.center)
 
     def _loader(self, dataset, batch_size: int, train: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=batch_size, shuffle=train, drop_last=train,
+        # The training order and worker seeds come from train_order, not the global RNG (exact resume).
+        order = self.train_order if train else None
+        return DataLoader(dataset, batch_size=batch_size, sampler=order, drop_last=train,
                           num_workers=self.num_workers,
-                          persistent_workers=self.persistent_workers and self.num_workers > 0)
+                          persistent_workers=self.persistent_workers and self.num_workers > 0,
+                          generator=torch.Generator().manual_seed(order.seed) if order else None)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, self.batch_size, train=True)

@@ -16,6 +16,14 @@ def _torch_randint(n: int) -> int:
     return int(torch.randint(n, ()))
 
 
+def _item_randint(seed: int | None):
+    """Integer draws of one item: from its own seed (see EpochShuffle), else the global torch RNG."""
+    if seed is None:
+        return _torch_randint
+    rng = np.random.default_rng(seed)
+    return lambda n: int(rng.integers(n))
+
+
 def _clip_index(store: FrameStore, clip_len: int) -> tuple[np.ndarray, np.ndarray]:
     videos, starts = [], []
     for v, length in enumerate(store.lengths):
@@ -44,14 +52,15 @@ class TrainClips(Dataset):
     def __len__(self) -> int:
         return len(self.starts)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        i, seed = key if isinstance(key, tuple) else (key, None)  # (index, item seed) from EpochShuffle
         video, start = int(self.videos[i]), int(self.starts[i])
         length = self.store.lengths[video]
         item = {"clip": _as_clip(self.store.gather(video, normal_clip(start, self.clip_len, length))),
                 "video": video, "start": start}
         if self.skips:
             skip_idx, target_idx, s = skip_clip_pair(start, self.skips, self.clip_len, length,
-                                                     _torch_randint)
+                                                     _item_randint(seed))
             item["skip_clip"] = _as_clip(self.store.gather(video, skip_idx))
             item["skip_target"] = _as_clip(self.store.gather(video, target_idx))
             item["skip"] = s

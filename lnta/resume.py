@@ -1,0 +1,105 @@
+"""Resuming a killed run: where to resume from, and the random state a checkpoint must carry."""
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from lnta.errors import DataError
+
+log = logging.getLogger(__name__)
+
+LAST = Path("checkpoints") / "last.ckpt"
+
+
+def resume_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
+    """The checkpoint ``trainer.fit`` resumes from.
+
+    ``auto``: this run dir's ``checkpoints/last.ckpt`` if it exists (re-running the same command in
+    the same run dir resumes), else a fresh start; ``last``: that file, which must exist; ``null``:
+    a fresh start; anything else: that file.
+    """
+    last = Path(output_dir) / LAST
+    if ckpt_path == "auto":
+        ckpt_path = str(last) if last.is_file() else None
+    elif ckpt_path == "last":
+        if not last.is_file():
+            raise DataError(f"ckpt_path=last: {last} not found; nothing to resume in this run dir "
+                            "(set hydra.run.dir to the killed run's folder)")
+        ckpt_path = str(last)
+    if ckpt_path:
+        log.info("resuming from %s", ckpt_path)
+    return ckpt_path
+
+
+def capture_rng() -> dict:
+    """Python, NumPy, torch (and CUDA) global RNG states as tensors and ints (loadable with weights_only)."""
+    version, python_state, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": {"version": version, "state": torch.tensor(python_state, dtype=torch.int64), "gauss": gauss},
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss"]))
+    npy = state["numpy"]
+    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["cached"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class ResumeState(pl.Callback):
+    """Stores in every checkpoint the global RNG states and how far into its epoch training was.
+
+    On resume it restores the RNG states (they drive init and the pseudo-anomaly draws) and makes
+    the data module's :class:`~lnta.data.order.EpochShuffle` skip the clips already trained on, so a
+    resumed single-device run continues exactly as if it had never stopped, even mid-epoch.
+    """
+
+    def __init__(self):
+        self.position = {"epoch": 0, "done": 0}  # the next clip to train on
+        self._pending: dict | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.position = {"epoch": trainer.current_epoch, "done": (batch_idx + 1) * len(batch["clip"])}
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.position = {"epoch": trainer.current_epoch + 1, "done": 0}
+
+    def state_dict(self) -> dict:
+        return {"rng": capture_rng(), **self.position}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        restore_rng(state_dict["rng"])
+        self._pending = {"epoch": state_dict["epoch"], "done": state_dict["done"]}
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        order = getattr(trainer.datamodule, "train_order", None)
+        if self._pending is None or order is None:
+            return
+        epoch, done = self._pending["epoch"], self._pending["done"]
+        if done and trainer.world_size > 1:  # Lightning wraps the sampler: it cannot skip into the epoch
+            log.warning("multi-device resume mid-epoch: the interrupted epoch restarts from a fresh order")
+            done = 0
+        order.resume(epoch, done)
+        self._pending = None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        # Lightning sets the epoch of a sampler it wraps for DDP, not of ours inside: do it here.
+        order = getattr(trainer.datamodule, "train_order", None)
+        if order is not None:
+            order.set_epoch(trainer.current_epoch)

@@ -1,0 +1,32 @@
+"""Fault injectors for the fault-tolerance tests, added to a real CLI run as extra callbacks
+(``+callbacks.kill._target_=tests.faults.KillAtStep +callbacks.kill.step=5``)."""
+import math
+import os
+import signal
+
+import pytorch_lightning as pl
+import torch
+
+
+class KillAtStep(pl.Callback):
+    """SIGKILL this very process when optimizer step ``step`` is about to start: no cleanup runs."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class PoisonAtStep(pl.Callback):
+    """Make every weight NaN before optimizer step ``step`` (a diverged model): the loss turns NaN."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            with torch.no_grad():
+                for p in pl_module.parameters():
+                    p.fill_(math.nan)
