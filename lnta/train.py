@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from lnta.checkpoint import attach_config
 from lnta.cli import build_anomalies, build_list, clear_errors
 from lnta.evaluation import FrameScorer
+from lnta.fast import apply_speed, speed_from_config
 from lnta.module import LNTAModule
 
 log = logging.getLogger("lnta.train")
@@ -20,12 +21,16 @@ def train(cfg: DictConfig) -> dict | None:
     """Fit, then (``test_after_fit``) test the final model; returns the test metrics."""
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
+    speed = speed_from_config(cfg)
+    log.info("%s", speed)
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="object")
-    module = LNTAModule(hydra.utils.instantiate(cfg.model), build_anomalies(cfg.anomaly),
+    model = apply_speed(speed, hydra.utils.instantiate(cfg.model), datamodule)
+    module = LNTAModule(model, build_anomalies(cfg.anomaly),
                         optimizer=hydra.utils.instantiate(cfg.optimizer))
     attach_config(module, OmegaConf.to_container(cfg, resolve=True))
     scorer = FrameScorer(str(output_dir))
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[*build_list(cfg.get("callbacks")), scorer],
+    trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision,
+                                      callbacks=[*build_list(cfg.get("callbacks")), scorer],
                                       logger=build_list(cfg.get("logger")) or False)
     ckpt_path = cfg.ckpt_path
     if ckpt_path == "last":
