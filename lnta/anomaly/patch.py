@@ -56,4 +56,5 @@ class PatchAnomaly(PseudoAnomaly):
         n, _, frames, height, width = normal.shape
         mask = self.masks(n, frames, height, width, normal.device).unsqueeze(1)
         intruder = self.intruder_frames(n, height, width)[:, None, None]
-        return mask * intruder + (1 - mask) * normal, normal
+        # lerp = M * I + (1 - M) * X_N in one pass (no full-size temporaries)
+        return torch.lerp(normal, intruder.expand_as(normal), mask), normal

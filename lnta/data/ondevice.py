@@ -47,7 +47,8 @@ class DeviceFrames:
 
     def gather(self, video: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Clips (B, 1, T, H, W) uint8 of frames ``index`` (B, T) within videos ``video`` (B,)."""
-        return self.frames[self.offsets[video].unsqueeze(1) + index].unsqueeze(1)
+        rows = (self.offsets[video].unsqueeze(1) + index).flatten()
+        return self.frames.index_select(0, rows).view(*index.shape, *self.frames.shape[1:]).unsqueeze(1)
 
     def gather_batch(self, batch: dict) -> dict:
         """Replace the frame-index entries of a ``TrainIndices`` batch by their clips."""
