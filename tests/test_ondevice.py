@@ -9,6 +9,7 @@ from lnta.data import datamodule as datamodule_module
 from lnta.data.datasets import TrainClips
 from lnta.data.ondevice import DeviceFrames, TrainIndices, fits_on
 from lnta.data.store import FrameStore
+from tests.conftest import run_cli
 
 
 def _store(lengths=(40, 20, 17), size=8, seed=0) -> FrameStore:
@@ -79,3 +80,9 @@ def test_datamodule_falls_back_when_frames_do_not_fit(tmp_path, monkeypatch):
     assert dm.device_frames is None and type(dm.train_set) is TrainClips
     batch = next(iter(dm.train_dataloader()))
     assert dm.on_after_batch_transfer(batch, 0) is batch and batch["clip"].dtype == torch.uint8
+
+
+@pytest.mark.slow
+def test_training_with_on_device_data_runs(tmp_path, tiny):
+    run_cli("lnta.train", "+experiment=synthetic_skip", *tiny, "data.on_device=true", "anomaly.p=0.5")
+    assert (tmp_path / "run" / "metrics.json").is_file()
