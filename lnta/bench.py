@@ -287,6 +287,7 @@ def derived(r: dict) -> dict:
     paper = r["image_size"] == 256 and r["clip_len"] == 16 and r["model_width"] == 1.0
     checks = {
         "fast_train_ge_45pct_bf16_peak": out["train_fraction_of_bf16_peak"] >= 0.45,
+        "fast_train_ge_45pct_own_dtype_peak": out["train_fraction_of_fast_dtype_peak"] >= 0.45,
         "fast_train_ge_2x_exact": out["train_fast_over_exact"] >= 2,
         "anomaly_le_2pct_of_step": out["anomaly_share_of_step"] <= 0.02,
         "loader_ge_10x_training": out["loader_over_training"] >= 10,
@@ -327,13 +328,14 @@ def parse_args(argv=None):
     parser.add_argument("--batch", type=int, default=4, help="training batch")
     parser.add_argument("--eval-batch", type=int, help="fast test batch (default 8, --quick 4; x4 on GPU)")
     parser.add_argument("--width", type=float, default=1.0, help="AE width (1.0: the reference model)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per figure (median)")
+    parser.add_argument("--repeats", type=int, help="timed repeats per figure, median (default 3, --quick 2)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (data.num_workers of ped2)")
     parser.add_argument("--loader-batches", type=int, default=20, help="batches per loader timing")
     parser.add_argument("--matmul-n", type=int, help="matmul side for the peaks (default 1024 CPU, 4096 GPU)")
     parser.add_argument("--jpeg-dir", type=Path, help="a folder of >= 16 JPEG frames (e.g. ped2/training/frames/01)")
     args = parser.parse_args(argv)
     args.size = args.size or (64 if args.quick else 256)
+    args.repeats = args.repeats or (2 if args.quick else 3)
     args.eval_batch = args.eval_batch or (4 if args.quick else 8) * resolve_speed("fast", args.device).eval_batch_scale
     return args
 
