@@ -12,6 +12,7 @@ from lnta.cli import entry_point
 from lnta.errors import ConfigError
 from lnta.evaluation import FrameScorer
 from lnta.validate import check_eval_config
+from lnta.fast import apply_speed, speed_from_config
 
 log = logging.getLogger("lnta.eval")
 
@@ -25,11 +26,15 @@ def evaluate(cfg: DictConfig) -> dict:
     if data_cfg.get("image_size") != trained["data"]["image_size"]:
         raise ConfigError(f"data.image_size={data_cfg.get('image_size')}: the checkpoint was trained at "
                           f"{trained['data']['image_size']}")
+    speed = speed_from_config(cfg)
     datamodule = hydra.utils.instantiate(data_cfg, skips=None, _convert_="object")
     scorer = FrameScorer(cfg.paths.output_dir, extra_metrics={
         "epoch": int(checkpoint.get("epoch", -1)), "ckpt_path": str(Path(cfg.ckpt_path).resolve())})
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[scorer], logger=False)
-    trainer.test(module_from_checkpoint(checkpoint), datamodule=datamodule, verbose=False)
+    trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision, callbacks=[scorer],
+                                      logger=False)
+    module = module_from_checkpoint(checkpoint)
+    apply_speed(speed, module.model, datamodule)
+    trainer.test(module, datamodule=datamodule, verbose=False)
     log.info("AUC micro %.4f  macro %.4f", scorer.metrics["auc_micro"], scorer.metrics["auc_macro"])
     return scorer.metrics
 

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from lnta.checkpoint import AtomicCheckpointIO, attach_config
 from lnta.cli import build_anomalies, build_list, entry_point
 from lnta.evaluation import FrameScorer
+from lnta.fast import apply_speed, speed_from_config
 from lnta.module import LNTAModule
 from lnta.resume import resume_checkpoint
 from lnta.validate import check_train_config
@@ -24,12 +25,16 @@ def train(cfg: DictConfig) -> dict | None:
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = resume_checkpoint(cfg.ckpt_path, output_dir)
+    speed = speed_from_config(cfg)
+    log.info("%s", speed)
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="object")
-    module = LNTAModule(hydra.utils.instantiate(cfg.model), build_anomalies(cfg.anomaly),
+    model = apply_speed(speed, hydra.utils.instantiate(cfg.model), datamodule)
+    module = LNTAModule(model, build_anomalies(cfg.anomaly),
                         optimizer=hydra.utils.instantiate(cfg.optimizer))
     attach_config(module, OmegaConf.to_container(cfg, resolve=True))
     scorer = FrameScorer(str(output_dir))
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[*build_list(cfg.get("callbacks")), scorer],
+    trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision,
+                                      callbacks=[*build_list(cfg.get("callbacks")), scorer],
                                       logger=build_list(cfg.get("logger")) or False,
                                       plugins=[AtomicCheckpointIO()])
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)

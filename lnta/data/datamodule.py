@@ -15,6 +15,7 @@ from lnta.data.datasets import TestClips, TrainClips
 from lnta.data.known import check_known
 from lnta.data.layouts import Layout, find_layout, label_file_source
 from lnta.data.order import EpochShuffle
+from lnta.data.ondevice import DeviceFrames, TrainIndices, fits_on
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.data.store import FrameStore
 from lnta.data.video import open_video
@@ -33,13 +34,15 @@ class VideoDataModule(pl.LightningDataModule):
     what the layout holds, chosen by ``label_source`` (auto, npy, intervals, masks) and checked against
     every test video's frame count. ``skips`` (from the skip-frame anomaly) makes training items carry
     a skip-frame pair.
+    ``on_device`` keeps the training frames on the training device and gathers clips there
+    (:mod:`lnta.data.ondevice`); it falls back to host loading when they do not fit.
     """
 
     def __init__(self, root: str, name: str = "frames", image_size: int = 256, clip_len: int = 16,
                  batch_size: int = 4, eval_batch_size: int = 16, num_workers: int = 0,
                  labels: str | None = None, skips: Sequence[int] | None = None,
                  label_source: str = "auto", cache_dir: str | None = None, backend: str = "auto",
-                 center: int = REFERENCE_CENTER, persistent_workers: bool = True):
+                 center: int = REFERENCE_CENTER, persistent_workers: bool = True, on_device: bool = False):
         super().__init__()
         self.root = Path(root).expanduser()
         self.name, self.image_size, self.clip_len = name, image_size, clip_len
@@ -48,6 +51,8 @@ class VideoDataModule(pl.LightningDataModule):
         self.skips = list(skips) if skips else None
         self.label_source, self.cache_dir, self.backend = label_source, cache_dir, backend
         self.center, self.persistent_workers = center, persistent_workers
+        self.on_device = on_device
+        self.device_frames: DeviceFrames | None = None
         self._stores: dict[str, FrameStore] = {}
         self._layout: Layout | None = None
         self.test_labels: dict[str, np.ndarray] | None = None
@@ -128,18 +133,34 @@ class VideoDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if stage in ("fit", None):
-            self.train_set = TrainClips(self.store("train"), self.clip_len, self.skips)
+            self.device_frames = self._device_frames() if self.on_device else None
+            dataset = TrainIndices if self.device_frames else TrainClips
+            self.train_set = dataset(self.store("train"), self.clip_len, self.skips)
             self.train_order = EpochShuffle(len(self.train_set))
             self.check_labels_early()
         if stage in ("test", None):
             self.test_set = TestClips(self.store("test"), self.clip_len, self.center)
 
+    def _device_frames(self) -> DeviceFrames | None:
+        store = self.store("train")
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        if not fits_on(store.frames.nbytes, device):
+            log.warning("data.on_device: %.1f GB of frames do not fit on %s; loading on the host",
+                        store.frames.nbytes / 1e9, device)
+            return None
+        return DeviceFrames(store, device)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if self.device_frames is not None and "clip_index" in batch:
+            return self.device_frames.gather_batch(batch)
+        return batch
+
     def _loader(self, dataset, batch_size: int, train: bool) -> DataLoader:
         # The training order and worker seeds come from train_order, not the global RNG (exact resume).
         order = self.train_order if train else None
+        workers = 0 if isinstance(dataset, TrainIndices) else self.num_workers  # indices are cheap
         return DataLoader(dataset, batch_size=batch_size, sampler=order, drop_last=train,
-                          num_workers=self.num_workers,
-                          persistent_workers=self.persistent_workers and self.num_workers > 0,
+                          num_workers=workers, persistent_workers=self.persistent_workers and workers > 0,
                           generator=torch.Generator().manual_seed(order.seed) if order else None)
 
     def train_dataloader(self) -> DataLoader:

@@ -37,6 +37,10 @@ def _as_clip(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frames).unsqueeze(0)  # (1, T, H, W), uint8
 
 
+#: Frame-index entries of a :meth:`TrainClips.frame_indices` item and the clip each one makes.
+FRAME_KEYS = {"clip_index": "clip", "skip_index": "skip_clip", "target_index": "skip_target"}
+
+
 class TrainClips(Dataset):
     """Every stride-1 clip of every training video.
 
@@ -52,18 +56,25 @@ class TrainClips(Dataset):
     def __len__(self) -> int:
         return len(self.starts)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict:
-        i, seed = key if isinstance(key, tuple) else (key, None)  # (index, item seed) from EpochShuffle
+    def frame_indices(self, key: int | tuple[int, int]) -> dict:
+        """Item ``key`` before gathering: ``video``, ``start`` and the frame indices of its clips
+        (``clip_index``; with ``skips`` also ``skip_index``, ``target_index`` and ``skip``).
+        ``key`` is an index, or ``(index, item seed)`` from :class:`~lnta.data.order.EpochShuffle`."""
+        i, seed = key if isinstance(key, tuple) else (key, None)
         video, start = int(self.videos[i]), int(self.starts[i])
         length = self.store.lengths[video]
-        item = {"clip": _as_clip(self.store.gather(video, normal_clip(start, self.clip_len, length))),
-                "video": video, "start": start}
+        item = {"video": video, "start": start, "clip_index": normal_clip(start, self.clip_len, length)}
         if self.skips:
             skip_idx, target_idx, s = skip_clip_pair(start, self.skips, self.clip_len, length,
                                                      _item_randint(seed))
-            item["skip_clip"] = _as_clip(self.store.gather(video, skip_idx))
-            item["skip_target"] = _as_clip(self.store.gather(video, target_idx))
-            item["skip"] = s
+            item.update(skip_index=skip_idx, target_index=target_idx, skip=s)
+        return item
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        item = self.frame_indices(key)
+        for index_key, clip_key in FRAME_KEYS.items():
+            if index_key in item:
+                item[clip_key] = _as_clip(self.store.gather(item["video"], item.pop(index_key)))
         return item
 
 

@@ -1,0 +1,353 @@
+"""``python -m lnta.bench``: how fast lnta trains, tests, loads clips and makes pseudo anomalies here.
+
+Every figure is the median of ``--repeats`` timings after a warm-up, on the current device. The
+default is the paper's setting (16x256x256 clips, batch 4, the full-width AE); ``--quick`` runs at
+64x64 in well under a minute. Writes a JSON file (``--out``) and prints a table. ``exact`` is the
+reference's numerics (fp32, default layout); ``fast`` is ``precision=fast`` (lnta/fast.py).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+from torch.utils.flop_counter import FlopCounterMode
+
+from lnta.anomaly import PatchAnomaly, SkipFrame
+from lnta.anomaly.intruders import synthetic_intruders
+from lnta.data.datasets import TrainClips
+from lnta.data.frames import read_gray, resize_gray
+from lnta.data.normalize import to_unit
+from lnta.data.ondevice import DeviceFrames, TrainIndices
+from lnta.data.sampling import REFERENCE_CENTER
+from lnta.data.store import FrameStore
+from lnta.fast import Speed, apply_speed, fast_bf16, resolve_speed
+from lnta.io import write_json
+from lnta.models import ConvAE3D
+from lnta.scoring import frame_psnr
+
+#: UCSD Ped2 training video lengths: the store the loaders are measured on, and one paper epoch.
+PED2_TRAIN_LENGTHS = (120, 150, 150, 180, 180, 150, 150, 120, 180, 180, 180, 180, 180, 150, 150, 150)
+#: The authors' code (issue #6): seconds per training iteration of 4 clips, tested frames per second.
+AUTHORS_S_PER_ITER, AUTHORS_EVAL_FPS = 9.0, 1.15
+#: The paper's skips: loaders are measured with skip-frame pairs, the heaviest training item.
+SKIPS = (2, 3, 4, 5)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_seconds(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def autocast(speed: Speed, device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=speed.trainer_precision == "bf16-mixed")
+
+
+def matmul_peak_gflops(dtype: torch.dtype, device: torch.device, n: int, repeats: int) -> float:
+    """Throughput of an n x n x n matmul in ``dtype`` (2 n^3 FLOP per product)."""
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    return 2 * n**3 / median_seconds(lambda: a @ b, device, repeats) / 1e9
+
+
+def clip_gflop(model_factory: Callable[[], torch.nn.Module], frames: int, size: int) -> tuple[float, float]:
+    """FLOP of one clip's forward pass and of its training step (forward + backward), counted on meta tensors."""
+    model = model_factory().to("meta")
+    x = torch.empty(1, 1, frames, size, size, device="meta")
+    with FlopCounterMode(display=False) as forward:
+        model(x)
+    with FlopCounterMode(display=False) as train:
+        model(x).sum().backward()
+    return forward.get_total_flops() / 1e9, train.get_total_flops() / 1e9
+
+
+def train_step_seconds(model, clips: torch.Tensor, speed: Speed, repeats: int) -> float:
+    """One optimiser step of the reference objective (Adam, per-sample MSE) on a uint8 batch."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    device = clips.device
+
+    def step():
+        x = to_unit(clips)
+        with autocast(speed, device):
+            out = model(x)
+        loss = (out.float() - x).pow(2).flatten(1).mean(1).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    model.train()
+    return median_seconds(step, device, repeats)
+
+
+def eval_seconds(model, clips: torch.Tensor, speed: Speed, repeats: int) -> float:
+    """Scoring one batch of test clips: normalise, reconstruct, PSNR of the scored frame."""
+    device = clips.device
+
+    @torch.inference_mode()
+    def run():
+        x = to_unit(clips)
+        with autocast(speed, device):
+            out = model(x)
+        return frame_psnr(out.float(), x, REFERENCE_CENTER)
+
+    model.eval()
+    return median_seconds(run, device, repeats)
+
+
+def random_store(lengths, size: int, seed: int = 0) -> FrameStore:
+    """A FrameStore of random frames (gathering speed does not depend on the pixels)."""
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 256, (sum(lengths), size, size), dtype=np.uint8)
+    return FrameStore([f"{i + 1:02d}" for i in range(len(lengths))], list(lengths), frames)
+
+
+def loader_clips_per_s(store: FrameStore, frames: int, batch: int, workers: int, batches: int,
+                       repeats: int, skips=SKIPS) -> float:
+    """Training items per second (a clip and its skip-frame pair) out of a shuffled TrainClips
+    DataLoader over ``store`` with ``workers`` processes (uint8 on the host)."""
+    loader = DataLoader(TrainClips(store, frames, skips), batch_size=batch, shuffle=True, drop_last=True,
+                        num_workers=workers, persistent_workers=workers > 0)
+    iterator = iter(loader)
+    for _ in range(max(2, workers * 2)):  # start the workers, fill their prefetch queues
+        next(iterator)
+
+    def take():
+        for _ in range(batches):
+            next(iterator)
+
+    seconds = median_seconds(take, torch.device("cpu"), repeats, warmup=0)
+    del iterator
+    return batches * batch / seconds
+
+
+def ondevice_clips_per_s(store: FrameStore, frames: int, batch: int, device: torch.device, batches: int,
+                         repeats: int, skips=SKIPS) -> float:
+    """Training items per second as ``data.on_device=true`` makes them: index batches from the
+    DataLoader, clip and skip-frame pair gathered on ``device``."""
+    device_frames = DeviceFrames(store, device)
+    loader = DataLoader(TrainIndices(store, frames, skips), batch_size=batch, shuffle=True, drop_last=True)
+
+    def take():
+        iterator = iter(loader)
+        for _ in range(batches):
+            device_frames.gather_batch({k: v.to(device) for k, v in next(iterator).items()})
+
+    return batches * batch / median_seconds(take, device, repeats)
+
+
+def anomaly_ms(store: FrameStore, frames: int, batch: int, size: int, device: torch.device,
+               repeats: int) -> tuple[float, float]:
+    """Milliseconds to make one batch of patch / of skip-frame pseudo anomalies on ``device``.
+
+    Patch: masks, intruders and blend for every sample. Skip: gathering the skip and target clips
+    of every sample on the device from index batches, then the anomaly's forward.
+    """
+    device_frames = DeviceFrames(store, device)
+    clips = to_unit(torch.randint(0, 256, (batch, 1, frames, size, size), dtype=torch.uint8, device=device))
+    index = torch.arange(batch, device=device)
+    patch = PatchAnomaly(p=1.0, intruder=torch.from_numpy(synthetic_intruders(64))).to(device)
+    patch_s = median_seconds(lambda: patch(clips, {}, index), device, repeats)
+    skip = SkipFrame(p=1.0, skips=SKIPS)
+    indices = next(iter(DataLoader(TrainIndices(store, frames, skip.skips), batch_size=batch, shuffle=True)))
+    indices = {k: v.to(device) for k, v in indices.items() if k != "clip_index"}
+    skip_s = median_seconds(lambda: skip(clips, device_frames.gather_batch(indices), index), device, repeats)
+    return 1000 * patch_s, 1000 * skip_s
+
+
+def jpeg_ms_per_clip(frames: int, size: int, jpeg_dir: Path | None, repeats: int) -> float:
+    """The reference's data path: decode ``frames`` JPEG files, grayscale, resize — per clip."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if jpeg_dir is None:  # Ped2-sized (360x240) JPEGs of smooth noise
+            rng = np.random.default_rng(0)
+            jpeg_dir = Path(tmp)
+            for i in range(frames):
+                image = np.kron(rng.integers(0, 256, (30, 45)), np.ones((8, 8))).astype(np.uint8)
+                Image.fromarray(image).convert("RGB").save(jpeg_dir / f"{i:03d}.jpg", quality=95)
+        files = sorted(Path(jpeg_dir).glob("*.jpg"))[:frames]
+        if len(files) < frames:
+            raise SystemExit(f"--jpeg-dir {jpeg_dir}: needs at least {frames} .jpg frames")
+        decode = lambda: resize_gray(np.stack([read_gray(f) for f in files]), size)  # noqa: E731
+        return 1000 * median_seconds(decode, torch.device("cpu"), repeats)
+
+
+def machine(device: torch.device) -> dict:
+    import pytorch_lightning
+
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"device": str(device), "cpu": cpu, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "fast_bf16": fast_bf16(device), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "lightning": pytorch_lightning.__version__, "platform": platform.platform()}
+
+
+def measure(args) -> dict:
+    device = torch.device(args.device)
+    exact, fast = resolve_speed("exact", device), resolve_speed("fast", device)
+    size, frames, batch, reps = args.size, args.frames, args.batch, args.repeats
+    factory = lambda: ConvAE3D(width=args.width)  # noqa: E731
+    peak_n = args.matmul_n or (4096 if device.type == "cuda" else 256 if args.quick else 1024)
+    res = {"image_size": size, "clip_len": frames, "batch_size": batch, "eval_batch_size": args.eval_batch,
+           "model_width": args.width, "repeats": reps, "quick": args.quick, "matmul_n": peak_n,
+           "loader_skips": list(SKIPS),
+           "fast_settings": dataclasses.asdict(fast), "machine": machine(device)}
+    log = lambda key: print(f"  {key} = {res[key]:.4g}", file=sys.stderr, flush=True)  # noqa: E731
+    # emulated bf16 (no native support) is ~40x slower: a smaller product keeps it to seconds
+    bf16_n = peak_n if fast_bf16(device) else peak_n // 2
+    res["matmul_n_bf16"] = bf16_n
+    for key, dtype, n in (("peak_gflops_fp32", torch.float32, peak_n), ("peak_gflops_bf16", torch.bfloat16, bf16_n)):
+        res[key] = matmul_peak_gflops(dtype, device, n, reps)
+        log(key)
+    res["gflop_per_clip_fwd"], res["gflop_per_clip_train"] = clip_gflop(factory, frames, size)
+
+    torch.manual_seed(0)
+    clips = torch.randint(0, 256, (batch, 1, frames, size, size), dtype=torch.uint8, device=device)
+    test_clips = torch.randint(0, 256, (args.eval_batch, 1, frames, size, size), dtype=torch.uint8, device=device)
+    for name, speed, eval_clips in (("exact", exact, clips[:1]), ("fast", fast, test_clips)):
+        model = apply_speed(speed, factory().to(device))
+        step = train_step_seconds(model, clips, speed, reps)
+        res[f"train_clips_per_s_{name}"] = batch / step
+        res[f"train_step_ms_{name}"] = 1000 * step
+        log(f"train_clips_per_s_{name}")
+        res[f"eval_frames_per_s_{name}"] = len(eval_clips) / eval_seconds(model, eval_clips, speed, reps)
+        log(f"eval_frames_per_s_{name}")
+        del model
+    apply_speed(exact)  # leave the process flags as found
+
+    store = random_store(PED2_TRAIN_LENGTHS, size)
+    res["loader_workers"] = args.workers
+    res["loader_clips_per_s"] = loader_clips_per_s(store, frames, batch, args.workers, args.loader_batches, reps)
+    log("loader_clips_per_s")
+    res["loader_clips_per_s_on_device"] = ondevice_clips_per_s(store, frames, batch, device,
+                                                               args.loader_batches, reps)
+    res["anomaly_ms_patch"], res["anomaly_ms_skip"] = anomaly_ms(store, frames, batch, size, device, reps)
+    res["jpeg_ms_per_clip_reference"] = jpeg_ms_per_clip(frames, size, args.jpeg_dir, reps)
+    log("jpeg_ms_per_clip_reference")
+    res.update(derived(res))
+    return res
+
+
+def derived(r: dict) -> dict:
+    """Ratios, the Ped2 epoch estimate and the issue's targets from the measured figures."""
+    fast_peak = r["peak_gflops_bf16"] if r["fast_settings"]["trainer_precision"] == "bf16-mixed" else r["peak_gflops_fp32"]
+    achieved = r["gflop_per_clip_train"] * r["train_clips_per_s_fast"]
+    clips = sum(n - r["clip_len"] + 1 for n in PED2_TRAIN_LENGTHS)
+    steps = clips // r["batch_size"]
+    # Reference way: fp32 default layout, and 16 JPEG decodes per clip on the same cores (times add).
+    epoch_reference = clips / r["train_clips_per_s_exact"] + clips * r["jpeg_ms_per_clip_reference"] / 1000
+    # lnta: fast step + the pseudo anomalies of each batch + clips gathered on the device.
+    anomaly = max(r["anomaly_ms_patch"], r["anomaly_ms_skip"])
+    epoch_fast = steps * (r["train_step_ms_fast"] + anomaly) / 1000 + clips / r["loader_clips_per_s_on_device"]
+    cores = r["machine"]["cpu_cores"] or 1
+    out = {
+        "train_achieved_gflops_fast": achieved,
+        "train_fraction_of_bf16_peak": achieved / r["peak_gflops_bf16"],
+        "train_fraction_of_fast_dtype_peak": achieved / fast_peak,
+        "train_fast_over_exact": r["train_clips_per_s_fast"] / r["train_clips_per_s_exact"],
+        "eval_fast_over_exact": r["eval_frames_per_s_fast"] / r["eval_frames_per_s_exact"],
+        "anomaly_share_of_step": anomaly / r["train_step_ms_fast"],
+        "loader_over_training": r["loader_clips_per_s"] / r["train_clips_per_s_fast"],
+        "loader_on_device_over_training": r["loader_clips_per_s_on_device"] / r["train_clips_per_s_fast"],
+        "ped2_epoch_clips": clips,
+        "ped2_epoch_s_reference_est": epoch_reference,
+        "ped2_epoch_s_fast_est": epoch_fast,
+        "ped2_epoch_speedup_est": epoch_reference / epoch_fast,
+        "s_per_iter_fast": r["train_step_ms_fast"] / 1000 * 4 / r["batch_size"],
+        "eval_clips_per_s_per_2_cores": r["eval_frames_per_s_fast"] * 2 / cores,
+    }
+    paper = r["image_size"] == 256 and r["clip_len"] == 16 and r["model_width"] == 1.0
+    checks = {
+        "fast_train_ge_45pct_bf16_peak": out["train_fraction_of_bf16_peak"] >= 0.45,
+        "fast_train_ge_45pct_own_dtype_peak": out["train_fraction_of_fast_dtype_peak"] >= 0.45,
+        "fast_train_ge_2x_exact": out["train_fast_over_exact"] >= 2,
+        "anomaly_le_2pct_of_step": out["anomaly_share_of_step"] <= 0.02,
+        "loader_ge_10x_training": out["loader_over_training"] >= 10,
+        "eval_ge_3_clips_per_s_per_2_cores": out["eval_clips_per_s_per_2_cores"] >= 3,
+        "ped2_epoch_ge_3x_reference": out["ped2_epoch_speedup_est"] >= 3,
+        "le_3s_per_iteration": out["s_per_iter_fast"] <= 3.0,
+        "eval_ge_3p5_frames_per_s": r["eval_frames_per_s_fast"] >= 3.5,
+    }
+    out["targets"] = {k: bool(v) for k, v in checks.items()} if paper else "not at the paper's 16x256x256 size"
+    out["vs_authors"] = {"authors_s_per_iter": AUTHORS_S_PER_ITER, "authors_eval_fps": AUTHORS_EVAL_FPS,
+                         "note": "authors' figures are from another machine (issue #6)"}
+    return out
+
+
+def table(r: dict) -> str:
+    """The measured figures as a two-column text table."""
+    m = r["machine"]
+    lines = [f"lnta.bench on {m['gpu'] or m['cpu']} ({m['cpu_cores']} cores, {m['torch_threads']} threads, "
+             f"{m['cpu_capability']}), torch {m['torch']}",
+             f"clips {r['batch_size']}x1x{r['clip_len']}x{r['image_size']}x{r['image_size']}, "
+             f"width {r['model_width']}, fast = {r['fast_settings']['trainer_precision']}"
+             f"{' + channels_last_3d' if r['fast_settings']['channels_last'] else ''}, median of {r['repeats']}"]
+    for key, value in r.items():
+        if isinstance(value, float):
+            lines.append(f"  {key:<36} {value:>12.4g}")
+    if isinstance(r["targets"], dict):
+        lines += [f"  target {k:<36} {'met' if ok else 'NOT met'}" for k, ok in r["targets"].items()]
+    return "\n".join(lines)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m lnta.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("outputs/bench.json"), help="JSON output file")
+    parser.add_argument("--quick", action="store_true", help="64x64 clips: under a minute on 2 cores")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--size", type=int, help="frame side (default 256, --quick 64)")
+    parser.add_argument("--frames", type=int, default=16, help="clip length")
+    parser.add_argument("--batch", type=int, default=4, help="training batch")
+    parser.add_argument("--eval-batch", type=int, help="fast test batch (default 8, --quick 4; x4 on GPU)")
+    parser.add_argument("--width", type=float, default=1.0, help="AE width (1.0: the reference model)")
+    parser.add_argument("--repeats", type=int, help="timed repeats per figure, median (default 3, --quick 2)")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (data.num_workers of ped2)")
+    parser.add_argument("--loader-batches", type=int, default=20, help="batches per loader timing")
+    parser.add_argument("--matmul-n", type=int, help="matmul side for the peaks (default 1024 CPU, 4096 GPU)")
+    parser.add_argument("--jpeg-dir", type=Path, help="a folder of >= 16 JPEG frames (e.g. ped2/training/frames/01)")
+    args = parser.parse_args(argv)
+    args.size = args.size or (64 if args.quick else 256)
+    args.repeats = args.repeats or (2 if args.quick else 3)
+    args.eval_batch = args.eval_batch or (4 if args.quick else 8) * resolve_speed("fast", args.device).eval_batch_scale
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    results = measure(args)
+    write_json(args.out, results)
+    print(table(results))
+    print(f"-> {args.out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

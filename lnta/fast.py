@@ -1,0 +1,84 @@
+"""The ``precision`` knob: ``exact`` (the reference's numerics) or ``fast`` (the fastest safe settings here).
+
+``resolve_speed`` turns the knob and the device into concrete settings; ``apply_speed`` applies
+them to the process and the model. What ``fast`` means depends on the hardware:
+
+- bf16 autocast (``bf16-mixed``) only where bf16 is fast: CUDA GPUs with bf16 support and CPUs
+  with AVX-512 bf16 or AMX. On an AVX2-only CPU bf16 is emulated and ~40x slower than fp32, so
+  ``fast`` stays fp32 there and only the layout changes (numerics differ by float reassociation).
+- ``channels_last_3d`` weights (oneDNN / cuDNN pick their fastest conv kernels for this layout;
+  inputs stay in the default layout: with one channel converting them only costs time).
+- cuDNN autotuning and TF32 for the remaining fp32 matmuls on GPU.
+- larger test batches on GPU (``eval_batch_scale``); testing always runs under ``inference_mode``.
+
+``torch.compile`` is off: measured on the AVX2 CPU it did not pay (see docs/performance.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lnta.errors import ConfigError
+
+PRECISIONS = ("fast", "exact")
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Concrete settings resolved from the ``precision`` knob for one device."""
+
+    precision: str              # the knob: fast | exact
+    trainer_precision: str      # Lightning's precision: 32-true | bf16-mixed
+    channels_last: bool         # model weights in channels_last_3d
+    cudnn_benchmark: bool       # cuDNN autotuning (GPU)
+    tf32: bool                  # TF32 for fp32 matmuls and convs (GPU)
+    eval_batch_scale: int       # multiplies data.eval_batch_size
+
+
+def fast_bf16(device: torch.device | str) -> bool:
+    """True where bf16 matmuls are native: CUDA with bf16 support, CPUs with AVX-512 bf16 or AMX."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    return False
+
+
+def training_device(accelerator: str | None) -> torch.device:
+    """The device a Lightning ``trainer.accelerator`` setting will train on (single-process view)."""
+    if accelerator in ("gpu", "cuda") or (accelerator in ("auto", None) and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def resolve_speed(precision: str, device: torch.device | str) -> Speed:
+    """Concrete settings for ``precision`` ('fast' or 'exact') on ``device``."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
+    cuda = torch.device(device).type == "cuda"
+    if precision == "exact":
+        return Speed("exact", "32-true", channels_last=False, cudnn_benchmark=False, tf32=False,
+                     eval_batch_scale=1)
+    return Speed("fast", "bf16-mixed" if fast_bf16(device) else "32-true", channels_last=True,
+                 cudnn_benchmark=cuda, tf32=cuda, eval_batch_scale=4 if cuda else 1)
+
+
+def speed_from_config(cfg) -> Speed:
+    """The settings of a run config's ``precision`` for its ``trainer.accelerator``."""
+    return resolve_speed(cfg.precision, training_device(cfg.trainer.get("accelerator")))
+
+
+def apply_speed(speed: Speed, model: nn.Module | None = None, datamodule=None) -> nn.Module | None:
+    """Set the backend flags of ``speed``, put ``model`` in its memory format and scale the
+    test batch of ``datamodule``; returns ``model``."""
+    torch.backends.cudnn.benchmark = speed.cudnn_benchmark
+    torch.backends.cuda.matmul.allow_tf32 = speed.tf32
+    torch.backends.cudnn.allow_tf32 = speed.tf32
+    if datamodule is not None:
+        datamodule.eval_batch_size *= speed.eval_batch_scale
+    if model is not None and speed.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+    return model

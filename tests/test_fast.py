@@ -1,0 +1,67 @@
+"""The precision knob: what fast and exact resolve to, and that fast keeps the exact path's AUC."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lnta import fast
+from lnta.errors import ConfigError
+from lnta.fast import apply_speed, resolve_speed
+from lnta.models import ConvAE3D
+from tests.conftest import run_cli
+
+
+def test_exact_is_the_reference_numerics():
+    speed = resolve_speed("exact", "cpu")
+    assert (speed.trainer_precision, speed.channels_last, speed.tf32, speed.eval_batch_scale) == ("32-true", False, False, 1)
+
+
+@pytest.mark.parametrize("native_bf16, expected", [(True, "bf16-mixed"), (False, "32-true")])
+def test_fast_uses_bf16_only_where_it_is_native(monkeypatch, native_bf16, expected):
+    monkeypatch.setattr(fast, "fast_bf16", lambda device: native_bf16)
+    speed = resolve_speed("fast", "cpu")
+    assert speed.trainer_precision == expected and speed.channels_last and not speed.cudnn_benchmark
+
+
+def test_unknown_precision_is_a_config_error():
+    with pytest.raises(ConfigError, match="precision='half'"):
+        resolve_speed("half", "cpu")
+
+
+def test_channels_last_changes_layout_not_results():
+    torch.manual_seed(0)
+    exact_model = ConvAE3D(width=0.125).eval()
+    fast_model = ConvAE3D(width=0.125).eval()
+    fast_model.load_state_dict(exact_model.state_dict())
+    apply_speed(resolve_speed("fast", "cpu"), fast_model)
+    assert fast_model.encoder[0].weight.is_contiguous(memory_format=torch.channels_last_3d)
+    x = torch.rand(2, 1, 8, 32, 32) * 2 - 1
+    with torch.inference_mode():
+        assert torch.allclose(fast_model(x), exact_model(x), atol=1e-5)
+    apply_speed(resolve_speed("exact", "cpu"))
+
+
+def _psnr(run):
+    with open(run / "scores.csv") as f:
+        return np.array([float(r["psnr"]) for r in csv.DictReader(f)])
+
+
+@pytest.mark.slow
+def test_fast_path_auc_matches_exact_path(tmp_path, tiny):
+    """Same seed, precision=fast vs exact. Where bf16 is not native (this CPU) fast is fp32 with
+    channels_last_3d weights, so runs differ only by float reassociation (~1e-6 relative): per-frame
+    PSNRs agree to 1e-3 dB and the AUC to 0.005 (one swapped pair of the 50 scored frames moves it
+    by at most 1/(positives x negatives)). With native bf16 the tolerance would have to be wider."""
+    if fast.fast_bf16("cpu"):
+        pytest.skip("this CPU has native bf16: fast is bf16-mixed, not fp32 + channels_last")
+    runs = {}
+    for precision in ("exact", "fast"):
+        run = tmp_path / precision
+        run_cli("lnta.train", "+experiment=synthetic_patch", *tiny, f"precision={precision}", f"hydra.run.dir={run}")
+        runs[precision] = run
+    exact, fast_ = (json.loads((runs[p] / "metrics.json").read_text()) for p in ("exact", "fast"))
+    assert np.allclose(_psnr(runs["fast"]), _psnr(runs["exact"]), atol=1e-3)
+    assert fast_["auc_micro"] == pytest.approx(exact["auc_micro"], abs=0.005)
+    assert fast_["auc_macro"] == pytest.approx(exact["auc_macro"], abs=0.005)
