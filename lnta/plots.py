@@ -47,3 +47,20 @@ def plot_roc(path: Path, fpr: np.ndarray, tpr: np.ndarray, auc: float) -> None:
     ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title="frame-level ROC")
     ax.legend(loc="lower right")
     _save(fig, path)
+
+
+def plot_curves(path: Path, curves: dict, xlabel: str, ylabel: str, title: str = "",
+                hlines: dict | None = None, categorical: bool = False) -> None:
+    """Lines ``label -> (x, y[, yerr])`` against one axis, plus horizontal reference lines ``label -> y``."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for label, (x, y, *err) in curves.items():
+        pos = np.arange(len(x)) if categorical else np.asarray(x, dtype=float)
+        ax.errorbar(pos, y, yerr=err[0] if err else None, marker="o", ms=3, capsize=3, label=label)
+        if categorical:
+            ax.set_xticks(pos, [str(v) for v in x], rotation=30)
+    for (label, y), style in zip((hlines or {}).items(), ["--", ":", "-."] * 4):
+        ax.axhline(y, color="k", ls=style, lw=1, label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
