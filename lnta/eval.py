@@ -13,6 +13,7 @@ from lnta.cli import clear_errors
 from lnta.epochs import write_epoch_table
 from lnta.errors import ConfigError, DataError
 from lnta.evaluation import FrameScorer
+from lnta.pixel import metric_callbacks
 
 log = logging.getLogger("lnta.eval")
 EPOCH_CKPT = re.compile(r"epoch(\d+)\.ckpt$")
@@ -29,7 +30,8 @@ def _datamodule(cfg: DictConfig, trained: dict):
 def _test(cfg: DictConfig, checkpoint: dict, ckpt_path: Path, datamodule, output_dir: Path) -> dict:
     scorer = FrameScorer(str(output_dir), extra_metrics={
         "epoch": int(checkpoint.get("epoch", -1)), "ckpt_path": str(ckpt_path.resolve())})
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[scorer], logger=False)
+    callbacks = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4))
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=False)
     trainer.test(module_from_checkpoint(checkpoint), datamodule=datamodule, verbose=False)
     return scorer.metrics
 

@@ -10,8 +10,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnta.checkpoint import attach_config
 from lnta.cli import build_anomalies, build_list, clear_errors
+from lnta.launch import gpu_slot  # noqa: F401 - registers ${lnta_gpu_slot:} for trainer=gpu_slot
 from lnta.evaluation import FrameScorer
 from lnta.module import LNTAModule
+from lnta.pixel import metric_callbacks
 
 log = logging.getLogger("lnta.train")
 
@@ -25,7 +27,8 @@ def train(cfg: DictConfig) -> dict | None:
                         optimizer=hydra.utils.instantiate(cfg.optimizer))
     attach_config(module, OmegaConf.to_container(cfg, resolve=True))
     scorer = FrameScorer(str(output_dir))
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[*build_list(cfg.get("callbacks")), scorer],
+    metrics = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4))
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=[*build_list(cfg.get("callbacks")), *metrics],
                                       logger=build_list(cfg.get("logger")) or False)
     ckpt_path = cfg.ckpt_path
     if ckpt_path == "last":

@@ -149,5 +149,9 @@ class SyntheticDataModule(VideoDataModule):
         super().__init__(root=root, **kwargs)
         self.spec = SyntheticSpec(seed, size, train_videos, test_videos, frames_per_video)
 
+    def prepare_data(self) -> None:
+        # Lightning calls this on one process per node before setup: DDP ranks never race to generate.
+        generate(self.root, self.spec)
+
     def check_root(self) -> None:
         generate(self.root, self.spec)
