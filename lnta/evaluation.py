@@ -49,6 +49,7 @@ class FrameScorer(pl.Callback):
         self.output_dir = Path(output_dir)
         self.extra_metrics = dict(extra_metrics or {})
         self.metrics: dict | None = None
+        self.frames: dict | None = None
 
     def on_test_epoch_start(self, trainer, pl_module) -> None:
         self._parts: list[dict] = []
@@ -72,6 +73,8 @@ class FrameScorer(pl.Callback):
                         "dataset": dm.name, "epoch": int(trainer.current_epoch),
                         "global_step": int(trainer.global_step), **self.extra_metrics})
         self.metrics = metrics
+        self.frames = {"video": videos, "frame": frames, "psnr": psnr, "score": scores, "label": labels,
+                       "names": store.names}  # for dashboards
         pl_module.log_dict({"test/auc_micro": metrics["auc_micro"], "test/auc_macro": metrics["auc_macro"]},
                            rank_zero_only=True, sync_dist=False)
         if trainer.is_global_zero:

@@ -64,3 +64,19 @@ def plot_curves(path: Path, curves: dict, xlabel: str, ylabel: str, title: str =
     ax.legend(fontsize=8)
     fig.tight_layout()
     _save(fig, path)
+
+
+def plot_heatmaps(path: Path, inputs: np.ndarray, recons: np.ndarray, errors: np.ndarray, titles) -> None:
+    """The paper's Fig. 6: per column a frame, its reconstruction and its normalised squared error."""
+    n = len(inputs)
+    fig, axes = plt.subplots(3, n, figsize=(2.2 * n, 6.6), squeeze=False)
+    for i in range(n):
+        for row, (image, cmap, vmin) in enumerate([(inputs[i], "gray", -1), (recons[i], "gray", -1),
+                                                   (errors[i], "jet", 0)]):
+            axes[row, i].imshow(image, cmap=cmap, vmin=vmin, vmax=1)
+            axes[row, i].axis("off")
+        axes[0, i].set_title(titles[i], fontsize=8)
+    for row, label in enumerate(["input", "reconstruction", "error (min-max)"]):
+        axes[row, 0].text(-0.05, 0.5, label, transform=axes[row, 0].transAxes, rotation=90, ha="right", va="center")
+    fig.tight_layout()
+    _save(fig, path)

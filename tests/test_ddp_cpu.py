@@ -13,8 +13,7 @@ pytestmark = pytest.mark.slow
 def test_ddp_test_auc_equals_single_process_auc(tmp_path):
     # 3 test videos of 25 clips: 75 clips do not split evenly, so the sampler pads one rank
     tiny = [o.replace("data.test_videos=2", "data.test_videos=3") for o in tiny_overrides(tmp_path)]
-    run_cli("lnta.train", *tiny, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
-)
+    run_cli("lnta.train", *tiny, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2")
     ddp = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert ddp["n_frames_scored"] == 3 * (40 - 15)
     run_cli("lnta.eval", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
