@@ -124,3 +124,11 @@ def test_ddp_and_gpu_slot_trainers_compose():
     assert cfg.trainer.strategy == "ddp" and cfg.trainer.sync_batchnorm is False
     cfg = _compose(["trainer=gpu_slot"])
     assert cfg.trainer.accelerator == "gpu" and OmegaConf.to_yaml(cfg.trainer).count("lnta_gpu_slot") == 1
+
+
+def test_loggers_combine_and_wandb_names_come_from_the_setting():
+    cfg = _compose(["+experiment=ped2_skip", "logger=[csv,wandb]", "seed=2"])
+    assert set(cfg.logger) == {"csv", "wandb"}
+    facts = OmegaConf.to_container(cfg.logger.wandb.facts, resolve=True)
+    assert facts == {"experiment": "ped2_skip", "dataset": "ped2", "anomaly": "skip", "p": 0.2,
+                     "s": [2, 3, 4, 5], "alpha": None, "beta": None, "seed": 2}
