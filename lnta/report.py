@@ -158,8 +158,7 @@ def _plot_sweeps(rows: list[dict], out: Path) -> list[Path]:
                 per = [np.array([r[f"auc_{protocol}"] for r in mine if str(r[axis]) == v], float) for v in values]
                 if all(np.isnan(a).all() for a in per):
                     continue
-                curves[f"{method} ({protocol})"] = (values, [np.nanmean(a) for a in per],
-                                                    [np.nanstd(a) for a in per])
+                curves[f"{method} ({protocol})"] = (values, [np.nanmean(a) for a in per], [_std(a) for a in per])
                 base = np.array([r[f"auc_{protocol}"] for r in baseline], float)
                 if len(base) and not np.isnan(base).all():
                     hlines[f"baseline ({protocol})"] = float(np.nanmean(base))
@@ -169,6 +168,12 @@ def _plot_sweeps(rows: list[dict], out: Path) -> list[Path]:
                         hlines=hlines, categorical=not numeric)
             written.append(path)
     return written
+
+
+def _std(values: np.ndarray) -> float:
+    """Std over seeds with ddof 1, as in the table; 0 for a single seed (no error bar)."""
+    values = values[~np.isnan(values)]
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 def _is_number(text: str) -> bool:

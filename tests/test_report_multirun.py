@@ -1,4 +1,4 @@
-"""A real 2-job multirun on tiny data, every-epoch evaluation of one job, then lnta.report over it."""
+"""lnta.report: over a real 2-job multirun with every-epoch evaluation, and over hand-made run folders."""
 from __future__ import annotations
 
 import csv
@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from lnta.report import main as report_main
 from tests.conftest import run_cli, tiny_overrides
-
-pytestmark = pytest.mark.slow
 
 
 def _read_csv(path):
@@ -18,6 +17,7 @@ def _read_csv(path):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_multirun_eval_and_report(tmp_path):
     sweep = tmp_path / "sweep"
     tiny = [o for o in tiny_overrides(tmp_path) if not o.startswith(("hydra.run", "trainer.max"))]
@@ -51,3 +51,34 @@ def test_multirun_eval_and_report(tmp_path):
     md = (out / "report.md").read_text()
     assert "Selection `last`" in md and "Selection `oracle`" in md and f"{100 * last.mean():.2f}" in md
     assert (out / "auc_per_epoch_synthetic.png").stat().st_size > 0
+
+
+def _fake_run(path, anomaly: dict, seed: int, auc: float):
+    """A run folder as lnta.train leaves it, reduced to what the report reads."""
+    (path / ".hydra").mkdir(parents=True)
+    OmegaConf.save({"task_name": "train", "seed": seed, "data": {"name": "ped2"}, "anomaly": anomaly},
+                   path / ".hydra" / "config.yaml")
+    (path / "metrics.json").write_text(json.dumps({"auc_micro": auc}))
+
+
+def test_report_groups_settings_and_plots_each_swept_hyperparameter(tmp_path):
+    aucs = {}
+    for seed in (0, 1):
+        _fake_run(tmp_path / "base" / str(seed), {"name": "none"}, seed, 0.80 + 0.01 * seed)
+        for p in (0.1, 0.2):
+            auc = 0.85 + p / 10 + 0.02 * seed
+            aucs.setdefault(p, []).append(auc)
+            _fake_run(tmp_path / "sweep" / f"{p}_{seed}", {"_target_": "lnta.anomaly.PatchAnomaly", "p": p,
+                                                           "alpha": 0.5, "beta": 10}, seed, auc)
+    out = tmp_path / "report"
+    report_main([str(tmp_path / "base"), str(tmp_path / "sweep"), "--out", str(out)])
+    table = {(r["setting"], r["protocol"]): r for r in _read_csv(out / "table.csv")}
+    assert set(table) == {(s, p) for s in ("baseline", "patch p=0.1", "patch p=0.2") for p in ("last", "oracle")}
+    for p, values in aucs.items():
+        row = table[(f"patch p={p}", "last")]
+        assert float(row["mean"]) == pytest.approx(np.mean(values)) and float(row["std"]) == pytest.approx(
+            np.std(values, ddof=1))
+        assert table[(f"patch p={p}", "oracle")]["n"] == "0"  # no epochs.csv: no oracle number
+    assert float(table[("baseline", "last")]["mean"]) == pytest.approx(0.805)
+    assert (out / "auc_vs_p_ped2_patch.png").stat().st_size > 0
+    assert not list(out.glob("auc_vs_alpha*"))  # alpha did not vary
