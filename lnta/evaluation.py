@@ -29,6 +29,17 @@ def _write_scores_csv(path: Path, names, videos, frames, psnr, scores, labels) -
     write_text(path, buffer.getvalue())
 
 
+def gather_unique(pl_module, parts: list[dict], keys) -> dict[str, np.ndarray]:
+    """Concatenate per-batch test outputs over batches and ranks; one entry per (video, frame), sorted."""
+    local = {k: torch.cat([p[k] for p in parts]) for k in keys}
+    if pl_module.trainer.world_size > 1:  # the distributed sampler pads with repeated clips
+        local = {k: pl_module.all_gather(v).flatten(0, 1) for k, v in local.items()}
+    out = {k: v.cpu().numpy() for k, v in local.items()}
+    key = out["video"].astype(np.int64) * 10**9 + out["frame"]
+    _, first = np.unique(key, return_index=True)  # sorted by (video, frame)
+    return {k: v[first] for k, v in out.items()}
+
+
 class FrameScorer(pl.Callback):
     """Owns the frame-level metric: gathers test PSNRs (across ranks, without duplicates),
     applies the reference protocol, logs the AUCs and writes ``metrics.json``, ``scores.csv``,
@@ -39,24 +50,16 @@ class FrameScorer(pl.Callback):
         self.output_dir = Path(output_dir)
         self.extra_metrics = dict(extra_metrics or {})
         self.metrics: dict | None = None
+        self.frames: dict | None = None
 
     def on_test_epoch_start(self, trainer, pl_module) -> None:
         self._parts: list[dict] = []
 
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        self._parts.append({k: v.detach() for k, v in outputs.items()})
-
-    def _gathered(self, pl_module) -> dict[str, np.ndarray]:
-        local = {k: torch.cat([p[k] for p in self._parts]) for k in ("psnr", "video", "frame")}
-        if pl_module.trainer.world_size > 1:  # the distributed sampler pads with repeated clips
-            local = {k: pl_module.all_gather(v).flatten(0, 1) for k, v in local.items()}
-        out = {k: v.cpu().numpy() for k, v in local.items()}
-        key = out["video"].astype(np.int64) * 10**9 + out["frame"]
-        _, first = np.unique(key, return_index=True)  # sorted by (video, frame)
-        return {k: v[first] for k, v in out.items()}
+        self._parts.append({k: outputs[k].detach() for k in ("psnr", "video", "frame")})
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
-        data = self._gathered(pl_module)
+        data = gather_unique(pl_module, self._parts, ("psnr", "video", "frame"))
         dm = trainer.datamodule
         store, labels_by_video = dm.store("test"), dm.test_labels
         expected = sum(len(scored_frames(n, dm.clip_len, dm.center)) for n in store.lengths)
@@ -74,6 +77,8 @@ class FrameScorer(pl.Callback):
         if stats:
             metrics["calibrated"] = calibrated_metrics(psnr, labels, videos, stats)
         self.metrics = metrics
+        self.frames = {"video": videos, "frame": frames, "psnr": psnr, "score": scores, "label": labels,
+                       "names": store.names}  # for dashboards
         pl_module.log_dict({"test/auc_micro": metrics["auc_micro"], "test/auc_macro": metrics["auc_macro"]},
                            rank_zero_only=True, sync_dist=False)
         if trainer.is_global_zero:

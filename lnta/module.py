@@ -32,6 +32,7 @@ class LNTAModule(pl.LightningModule):
         self.anomalies = nn.ModuleList(anomalies)
         self.optimizer_factory = optimizer
         self.center = center
+        self.return_error_maps = False  # set by callbacks that need them (pixel-level AUC)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self.model(clips)
@@ -72,8 +73,12 @@ class LNTAModule(pl.LightningModule):
 
     def test_step(self, batch: dict, batch_idx: int) -> dict:
         clips = to_unit(batch["clip"])
-        psnr = frame_psnr(self.model(clips), clips, self.center)
-        return {"psnr": psnr, "video": batch["video"], "frame": batch["frame"]}
+        reconstruction = self.model(clips)
+        out = {"psnr": frame_psnr(reconstruction, clips, self.center), "video": batch["video"], "frame": batch["frame"]}
+        if self.return_error_maps:  # per-pixel squared error of the scored frame, (B, H, W)
+            diff = reconstruction[:, :, self.center].float() - clips[:, :, self.center].float()
+            out["error"] = diff.pow(2).mean(1)
+        return out
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         config = getattr(self, "lnta_config", None)

@@ -70,5 +70,36 @@ def plot_score_timeline(path: Path, name: str, frames, minmax, calibrated=None, 
         axes[-1].set(ylim=(-0.02, 1.02), ylabel="per-video min-max")
     axes[0].set_title(axes[0].get_title() or name)
     axes[-1].set_xlabel("frame")
+
+
+def plot_curves(path: Path, curves: dict, xlabel: str, ylabel: str, title: str = "",
+                hlines: dict | None = None, categorical: bool = False) -> None:
+    """Lines ``label -> (x, y[, yerr])`` against one axis, plus horizontal reference lines ``label -> y``."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for label, (x, y, *err) in curves.items():
+        pos = np.arange(len(x)) if categorical else np.asarray(x, dtype=float)
+        ax.errorbar(pos, y, yerr=err[0] if err else None, marker="o", ms=3, capsize=3, label=label)
+        if categorical:
+            ax.set_xticks(pos, [str(v) for v in x], rotation=30)
+    for (label, y), style in zip((hlines or {}).items(), ["--", ":", "-."] * 4):
+        ax.axhline(y, color="k", ls=style, lw=1, label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_heatmaps(path: Path, inputs: np.ndarray, recons: np.ndarray, errors: np.ndarray, titles) -> None:
+    """The paper's Fig. 6: per column a frame, its reconstruction and its normalised squared error."""
+    n = len(inputs)
+    fig, axes = plt.subplots(3, n, figsize=(2.2 * n, 6.6), squeeze=False)
+    for i in range(n):
+        for row, (image, cmap, vmin) in enumerate([(inputs[i], "gray", -1), (recons[i], "gray", -1),
+                                                   (errors[i], "jet", 0)]):
+            axes[row, i].imshow(image, cmap=cmap, vmin=vmin, vmax=1)
+            axes[row, i].axis("off")
+        axes[0, i].set_title(titles[i], fontsize=8)
+    for row, label in enumerate(["input", "reconstruction", "error (min-max)"]):
+        axes[row, 0].text(-0.05, 0.5, label, transform=axes[row, 0].transAxes, rotation=90, ha="right", va="center")
     fig.tight_layout()
     _save(fig, path)

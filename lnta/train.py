@@ -10,9 +10,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnta.checkpoint import AtomicCheckpointIO, attach_config
 from lnta.cli import build_anomalies, build_list, entry_point
+from lnta.launch import gpu_slot  # noqa: F401 - registers ${lnta_gpu_slot:} for trainer=gpu_slot
 from lnta.evaluation import FrameScorer
 from lnta.fast import apply_speed, speed_from_config
 from lnta.module import LNTAModule
+from lnta.pixel import metric_callbacks
 from lnta.resume import resume_checkpoint
 from lnta.validate import check_train_config
 
@@ -33,8 +35,9 @@ def train(cfg: DictConfig) -> dict | None:
                         optimizer=hydra.utils.instantiate(cfg.optimizer))
     attach_config(module, OmegaConf.to_container(cfg, resolve=True))
     scorer = FrameScorer(str(output_dir))
+    metrics = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4))
     trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision,
-                                      callbacks=[*build_list(cfg.get("callbacks")), scorer],
+                                      callbacks=[*build_list(cfg.get("callbacks")), *metrics],
                                       logger=build_list(cfg.get("logger")) or False,
                                       plugins=[AtomicCheckpointIO()])
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)

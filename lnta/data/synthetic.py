@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -121,8 +122,8 @@ def generate(root: Path, spec: SyntheticSpec) -> Path:
     if marker.is_file() and json.loads(marker.read_text()) == asdict(spec):
         return root
     log.info("generating the synthetic dataset (seed %d) in %s", spec.seed, root)
-    tmp = root.with_name(root.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))  # unique: parallel jobs may race
     rng = np.random.default_rng(spec.seed)
     scene = _Scene(spec.size, rng)
     for v in range(spec.train_videos):
@@ -136,6 +137,9 @@ def generate(root: Path, spec: SyntheticSpec) -> Path:
         all_labels.append(labels)
     np.save(tmp / "frame_labels_synthetic.npy", np.concatenate(all_labels)[None])
     (tmp / _MARKER).write_text(json.dumps(asdict(spec)))
+    if marker.is_file() and json.loads(marker.read_text()) == asdict(spec):  # another process finished first
+        shutil.rmtree(tmp, ignore_errors=True)
+        return root
     shutil.rmtree(root, ignore_errors=True)
     tmp.rename(root)
     return root
@@ -148,6 +152,10 @@ class SyntheticDataModule(VideoDataModule):
                  test_videos: int = 6, frames_per_video: int = 160, **kwargs):
         super().__init__(root=root, **kwargs)
         self.spec = SyntheticSpec(seed, size, train_videos, test_videos, frames_per_video)
+
+    def prepare_data(self) -> None:
+        # Lightning calls this on one process per node before setup: DDP ranks never race to generate.
+        generate(self.root, self.spec)
 
     def check_root(self) -> None:
         generate(self.root, self.spec)

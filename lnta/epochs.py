@@ -1,0 +1,36 @@
+"""AUC per epoch of one run: ``epochs.csv``, ``epoch_metrics.json`` (with both selections) and a plot."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from lnta.io import write_json, write_text
+from lnta.plots import plot_curves
+from lnta.selection import PROTOCOLS, select_epoch
+
+COLUMNS = ["epoch", "auc_micro", "auc_macro", "pixel_auc", "n_frames_scored", "ckpt_path"]
+
+
+def write_epoch_table(run_dir: Path, rows: list[dict]) -> None:
+    """Write the per-epoch metrics ``rows`` of a run, labelled with the ``last`` and ``oracle`` picks."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(sorted(rows, key=lambda r: r["epoch"]))
+    write_text(run_dir / "epochs.csv", buffer.getvalue())
+    selections = {name: {"rule": rule, **select_epoch(rows, name)} for name, rule in PROTOCOLS.items()}
+    write_json(run_dir / "epoch_metrics.json", {"epochs": rows, "selection": selections})
+    plot_curves(run_dir / "epochs.png", {"micro AUC": ([r["epoch"] for r in rows], [r["auc_micro"] for r in rows])},
+                xlabel="epoch", ylabel="frame-level AUC", title=f"AUC per epoch: {run_dir.name}")
+
+
+def read_epoch_table(run_dir: Path) -> list[dict] | None:
+    """The rows of ``run_dir/epochs.csv`` (numbers parsed), or None when the run has none."""
+    path = run_dir / "epochs.csv"
+    if not path.is_file():
+        return None
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return [{"epoch": int(r["epoch"]), **{k: float(r[k]) if r.get(k) else float("nan")
+                                           for k in ("auc_micro", "auc_macro", "pixel_auc")}} for r in rows]

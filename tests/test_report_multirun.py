@@ -1,0 +1,84 @@
+"""lnta.report: over a real 2-job multirun with every-epoch evaluation, and over hand-made run folders."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from lnta.report import main as report_main
+from tests.conftest import run_cli, tiny_overrides
+
+
+def _read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_multirun_eval_and_report(tmp_path):
+    sweep = tmp_path / "sweep"
+    tiny = [o for o in tiny_overrides(tmp_path) if not o.startswith(("hydra.run", "trainer.max"))]
+    run_cli("lnta.train", "+experiment=synthetic_patch", "+sweep=seeds", "seed=0,1",
+            f"hydra.sweep.dir={sweep}", *tiny, "trainer.max_epochs=2", "trainer.limit_train_batches=1",
+            "anomaly.beta=1")
+    runs = [sweep / "0", sweep / "1"]
+    metrics = [json.loads((run / "metrics.json").read_text()) for run in runs]
+    assert [m["epoch"] for m in metrics] == [1, 1]
+
+    # every epoch of job 0: epochs.csv, its last epoch reproduces the run's own test
+    run_cli("lnta.eval", f"ckpt_path={runs[0] / 'checkpoints'}", f"hydra.run.dir={tmp_path / 'eval'}",
+            "trainer.enable_progress_bar=false")
+    epochs = _read_csv(runs[0] / "epochs.csv")
+    assert [int(r["epoch"]) for r in epochs] == [0, 1]
+    assert float(epochs[-1]["auc_micro"]) == pytest.approx(metrics[0]["auc_micro"], abs=1e-9)
+    selection = json.loads((runs[0] / "epoch_metrics.json").read_text())["selection"]
+    aucs = [float(r["auc_micro"]) for r in epochs]
+    assert selection["last"]["epoch"] == 1 and selection["oracle"]["auc_micro"] == max(aucs)
+
+    out = tmp_path / "report"
+    report_main([str(sweep), str(tmp_path / "eval"), "--out", str(out)])
+    runs_csv = {r["seed"]: r for r in _read_csv(out / "runs.csv")}
+    assert set(runs_csv) == {"0", "1"} and runs_csv["0"]["method"] == "patch" and runs_csv["0"]["beta"] == "1"
+    table = {r["protocol"]: r for r in _read_csv(out / "table.csv")}
+    last = np.array([m["auc_micro"] for m in metrics])
+    assert float(table["last"]["mean"]) == pytest.approx(last.mean(), abs=1e-12)
+    assert float(table["last"]["std"]) == pytest.approx(last.std(ddof=1), abs=1e-12)
+    assert int(table["last"]["n"]) == 2
+    assert float(table["oracle"]["mean"]) == pytest.approx(max(aucs), abs=1e-12) and int(table["oracle"]["n"]) == 1
+    md = (out / "report.md").read_text()
+    assert "Selection `last`" in md and "Selection `oracle`" in md and f"{100 * last.mean():.2f}" in md
+    assert (out / "auc_per_epoch_synthetic.png").stat().st_size > 0
+
+
+def _fake_run(path, anomaly: dict, seed: int, auc: float):
+    """A run folder as lnta.train leaves it, reduced to what the report reads."""
+    (path / ".hydra").mkdir(parents=True)
+    OmegaConf.save({"task_name": "train", "seed": seed, "data": {"name": "ped2"}, "anomaly": anomaly},
+                   path / ".hydra" / "config.yaml")
+    (path / "metrics.json").write_text(json.dumps({"auc_micro": auc}))
+
+
+def test_report_groups_settings_and_plots_each_swept_hyperparameter(tmp_path):
+    aucs = {}
+    for seed in (0, 1):
+        _fake_run(tmp_path / "base" / str(seed), {"name": "none"}, seed, 0.80 + 0.01 * seed)
+        for p in (0.1, 0.2):
+            auc = 0.85 + p / 10 + 0.02 * seed
+            aucs.setdefault(p, []).append(auc)
+            _fake_run(tmp_path / "sweep" / f"{p}_{seed}", {"_target_": "lnta.anomaly.PatchAnomaly", "p": p,
+                                                           "alpha": 0.5, "beta": 10}, seed, auc)
+    out = tmp_path / "report"
+    report_main([str(tmp_path / "base"), str(tmp_path / "sweep"), "--out", str(out)])
+    table = {(r["setting"], r["protocol"]): r for r in _read_csv(out / "table.csv")}
+    assert set(table) == {(s, p) for s in ("baseline", "patch p=0.1", "patch p=0.2") for p in ("last", "oracle")}
+    for p, values in aucs.items():
+        row = table[(f"patch p={p}", "last")]
+        assert float(row["mean"]) == pytest.approx(np.mean(values)) and float(row["std"]) == pytest.approx(
+            np.std(values, ddof=1))
+        assert table[(f"patch p={p}", "oracle")]["n"] == "0"  # no epochs.csv: no oracle number
+    assert float(table[("baseline", "last")]["mean"]) == pytest.approx(0.805)
+    assert (out / "auc_vs_p_ped2_patch.png").stat().st_size > 0
+    assert not list(out.glob("auc_vs_alpha*"))  # alpha did not vary
