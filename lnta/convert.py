@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnta.calibration import CALIBRATION_KEY, calibrate
 from lnta.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
-from lnta.cli import clear_errors
+from lnta.cli import entry_point
 from lnta.errors import DataError
 from lnta.io import atomic_path
 from lnta.models.conv_ae3d import _BASE_CHANNELS, ConvAE3D
@@ -191,8 +191,7 @@ def convert(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="convert")
-@clear_errors
+@entry_point("convert")
 def main(cfg: DictConfig) -> None:
     convert(cfg)
 

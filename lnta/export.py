@@ -10,13 +10,12 @@ import json
 import logging
 from pathlib import Path
 
-import hydra
 import torch
 from omegaconf import DictConfig
 
 from lnta.calibration import CALIBRATION_KEY
 from lnta.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
-from lnta.cli import clear_errors
+from lnta.cli import entry_point
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.errors import DataError
 from lnta.io import atomic_path
@@ -61,8 +60,7 @@ def export(cfg: DictConfig) -> float:
     return diff
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
-@clear_errors
+@entry_point("export")
 def main(cfg: DictConfig) -> None:
     export(cfg)
 

@@ -11,7 +11,7 @@ import logging
 import hydra
 from omegaconf import DictConfig
 
-from lnta.cli import clear_errors
+from lnta.cli import entry_point
 
 log = logging.getLogger("lnta.prepare")
 
@@ -24,8 +24,7 @@ def prepare(cfg: DictConfig):
     return path
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="prepare")
-@clear_errors
+@entry_point("prepare")
 def main(cfg: DictConfig) -> None:
     prepare(cfg)
 

@@ -9,7 +9,6 @@ import csv
 import logging
 from pathlib import Path
 
-import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig
@@ -17,7 +16,7 @@ from tqdm import tqdm
 
 from lnta.calibration import CALIBRATION_KEY, calibrated_scores, flagged_intervals, threshold_for
 from lnta.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
-from lnta.cli import clear_errors
+from lnta.cli import entry_point
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.errors import ConfigError
 from lnta.io import write_json
@@ -127,8 +126,7 @@ def score(cfg: DictConfig) -> dict:
     return report
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="score")
-@clear_errors
+@entry_point("score")
 def main(cfg: DictConfig) -> None:
     score(cfg)
 

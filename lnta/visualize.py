@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from lnta.anomaly import PatchAnomaly, SkipFrame
 from lnta.anomaly.gallery import pseudo_examples, save_grid
-from lnta.cli import clear_errors
+from lnta.cli import entry_point
 from lnta.errors import ConfigError
 
 log = logging.getLogger("lnta.visualize")
@@ -40,8 +40,7 @@ def visualize(cfg: DictConfig):
     return path
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="visualize")
-@clear_errors
+@entry_point("visualize")
 def main(cfg: DictConfig) -> None:
     visualize(cfg)
 
