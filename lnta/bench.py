@@ -24,8 +24,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
-from lnta.anomaly import PatchAnomaly, SkipFrame
-from lnta.anomaly.intruders import synthetic_intruders
+from lnta.anomaly import SkipFrame
+from lnta.anomaly.bench import time_pseudo_anomalies
 from lnta.data.datasets import TrainClips
 from lnta.data.frames import read_gray, resize_gray
 from lnta.data.normalize import to_unit
@@ -163,14 +163,15 @@ def anomaly_ms(store: FrameStore, frames: int, batch: int, size: int, device: to
                repeats: int) -> tuple[float, float]:
     """Milliseconds to make one batch of patch / of skip-frame pseudo anomalies on ``device``.
 
-    Patch: masks, intruders and blend for every sample. Skip: gathering the skip and target clips
+    Patch: masks, intruders and blend for every sample (SmoothMixS, synthetic intruders; the
+    mean of :func:`lnta.anomaly.bench.time_pseudo_anomalies`). Skip: gathering the skip and target clips
     of every sample on the device from index batches, then the anomaly's forward.
     """
     device_frames = DeviceFrames(store, device)
     clips = to_unit(torch.randint(0, 256, (batch, 1, frames, size, size), dtype=torch.uint8, device=device))
     index = torch.arange(batch, device=device)
-    patch = PatchAnomaly(p=1.0, intruder=torch.from_numpy(synthetic_intruders(64))).to(device)
-    patch_s = median_seconds(lambda: patch(clips, {}, index), device, repeats)
+    patch_s = time_pseudo_anomalies(batch_size=batch, frames=frames, size=size, device=str(device),
+                                    repeats=repeats)["seconds"]
     skip = SkipFrame(p=1.0, skips=SKIPS)
     indices = next(iter(DataLoader(TrainIndices(store, frames, skip.skips), batch_size=batch, shuffle=True)))
     indices = {k: v.to(device) for k, v in indices.items() if k != "clip_index"}

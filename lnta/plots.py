@@ -70,6 +70,8 @@ def plot_score_timeline(path: Path, name: str, frames, minmax, calibrated=None, 
         axes[-1].set(ylim=(-0.02, 1.02), ylabel="per-video min-max")
     axes[0].set_title(axes[0].get_title() or name)
     axes[-1].set_xlabel("frame")
+    fig.tight_layout()
+    _save(fig, path)
 
 
 def plot_curves(path: Path, curves: dict, xlabel: str, ylabel: str, title: str = "",
