@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from lnta.data.fake_releases import avenue_release
 from lnta.data.synthetic import SyntheticSpec, generate
 from tests.conftest import run_cli, tiny_overrides
 
@@ -135,9 +136,15 @@ def test_bad_config_fails_with_one_line_and_no_output(tmp_path, case):
     _assert_one_clear_line(run_cli("lnta.train", *overrides, check=False), expected.format(tmp=tmp_path), run)
 
 
-def test_truncated_video():
-    pytest.skip("video files (.avi) are read by the video backend of issue 4, not in this branch; "
-                "frame folders are covered by the corrupt-JPEG and empty-folder cases")
+def test_truncated_video(tmp_path):
+    avenue_release(tmp_path / "avenue", [40, 36], [40, 38])
+    video = tmp_path / "avenue" / "training_videos" / "02.avi"
+    video.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    run = tmp_path / "run"
+    result = run_cli("lnta.train", "data=avenue", f"data.root={tmp_path / 'avenue'}", "data.image_size=32",
+                     "data.num_workers=0", "model.width=0.125", "trainer.max_steps=2", f"hydra.run.dir={run}",
+                     check=False)
+    _assert_one_clear_line(result, f"{video}: unreadable or corrupt video", run)
 
 
 def test_full_traceback_on_request(tmp_path):
