@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The recorded reduced-scale reproduction on real UCSD Ped2 (CPU): baseline, patch and skip-frame,
 # seeds 0 1 2, at the scale of conf/scale/cpu64.yaml; every epoch checkpoint is evaluated too
-# (for the `oracle` protocol); then the report is written.
+# (RUN/epochs.csv, for the `oracle` protocol); then the report is written.
 # Usage (from the repo root): bash experiments/ped2_cpu/run.sh
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
@@ -20,12 +20,8 @@ for seed in $SEEDS; do
     start=$(date +%s)
     "$PY" -m lnta.train "+experiment=ped2_$kind" +scale=cpu64 "data.root=$PED2" "seed=$seed" \
       trainer.enable_progress_bar=false "hydra.run.dir=$run" "${extra[@]}"
-    last=$(ls "$run"/checkpoints/epoch*.ckpt | tail -n 1)   # already tested at the end of training
-    for ckpt in "$run"/checkpoints/epoch*.ckpt; do
-      [ "$ckpt" = "$last" ] && continue
-      name=$(basename "$ckpt" .ckpt)
-      "$PY" -m lnta.eval "ckpt_path=$ckpt" trainer.enable_progress_bar=false "hydra.run.dir=$run/epochs/$name"
-    done
+    "$PY" -m lnta.eval "ckpt_path=$run" trainer.enable_progress_bar=false "hydra.run.dir=$run/epochs"
     echo "$kind seed$seed $(( $(date +%s) - start )) s" | tee -a "$OUT/wall_times.txt"
   done
 done
+"$PY" -m lnta.report "$OUT" --out "$(dirname "$OUT")/report"

@@ -48,7 +48,7 @@ def resize_gray(frames: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     height, width = (size, size) if isinstance(size, int) else size
     if frames.shape[1:] == (height, width):
         return frames
-    x = torch.from_numpy(np.ascontiguousarray(frames)).float().unsqueeze(1)
+    x = torch.from_numpy(np.require(frames, requirements=["C", "W"])).float().unsqueeze(1)
     y = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)
     return y.squeeze(1).round_().clamp_(0, 255).to(torch.uint8).numpy()
 
