@@ -8,7 +8,8 @@ from PIL import Image
 
 from lnta.anomaly import PatchAnomaly
 from lnta.anomaly.banks import ClipBank, CropBank, IntruderBank
-from lnta.anomaly.intruders import build_intruders, rgb_to_luma
+from lnta.anomaly.intruders import build_intruders
+from lnta.data.frames import rgb_to_gray
 from lnta.errors import DataError
 from tests.conftest import shared_dataset
 
@@ -35,7 +36,7 @@ def test_cifar100_pickles(tmp_path, split):
     bank = build_intruders("cifar", str(root), split)
     rgb = images[split].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     assert type(bank) is IntruderBank
-    assert torch.equal(bank.images, torch.from_numpy(rgb_to_luma(rgb)))
+    assert torch.equal(bank.images, torch.from_numpy(rgb_to_gray(rgb)))
     assert torch.equal(build_intruders("auto", str(root / "cifar-100-python" / split)).images, bank.images)
 
 
@@ -45,7 +46,7 @@ def test_cifar10_release_from_shared_data():
     assert bank.images.shape == (10000, 32, 32) and bank.images.dtype == torch.uint8
     with open(root / "cifar-10-batches-py" / "test_batch", "rb") as f:
         first = np.asarray(pickle.load(f, encoding="bytes")[b"data"][0], np.uint8).reshape(3, 32, 32)
-    assert torch.equal(bank.images[0], torch.from_numpy(rgb_to_luma(first.transpose(1, 2, 0))))
+    assert torch.equal(bank.images[0], torch.from_numpy(rgb_to_gray(first.transpose(1, 2, 0))))
     frames = bank.frames({"intruder_index": torch.tensor([0])}, 16, 256, 256)
     assert frames.shape == (1, 1, 256, 256)
     assert frames[0, 0, 0, 0] == bank.images[0, 0, 0].float() / 127.5 - 1                 # align_corners=True

@@ -8,16 +8,10 @@ import numpy as np
 import torch
 
 from lnta.anomaly.banks import ClipBank, CropBank, IntruderBank
-from lnta.data.frames import FRAME_SUFFIXES, read_gray, resize_gray
+from lnta.data.frames import FRAME_SUFFIXES, read_gray, resize_gray, rgb_to_gray
 from lnta.data.layouts import find_layout
 from lnta.data.store import FrameStore
 from lnta.errors import DataError
-
-
-def rgb_to_luma(rgb: np.ndarray) -> np.ndarray:
-    """uint8 (..., 3) RGB to ITU-R 601 luma exactly as PIL's ``convert('L')`` (the reference's Grayscale)."""
-    r, g, b = (rgb[..., i].astype(np.uint32) for i in range(3))
-    return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)
 
 
 def _read_cifar_pickle(path: Path) -> np.ndarray:
@@ -29,7 +23,7 @@ def _read_cifar_pickle(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not a CIFAR python pickle with a 'data' array ({exc.__class__.__name__})") from None
     if data.size == 0 or data.size % 3072:
         raise DataError(f"{path}: CIFAR pickle holds no 32x32 RGB images (data has {data.size} bytes)")
-    return rgb_to_luma(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+    return rgb_to_gray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
 
 
 def _cifar_files(path: Path, split: str) -> list[Path] | None:
