@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lnta.anomaly import SkipFrame
 from lnta.anomaly.bench import time_pseudo_anomalies
-from lnta.data.datasets import TrainClips
+from lnta.data.bench import store_clips_per_s
 from lnta.data.frames import read_gray, resize_gray
 from lnta.data.normalize import to_unit
 from lnta.data.ondevice import DeviceFrames, TrainIndices
@@ -123,25 +123,6 @@ def random_store(lengths, size: int, seed: int = 0) -> FrameStore:
     rng = np.random.default_rng(seed)
     frames = rng.integers(0, 256, (sum(lengths), size, size), dtype=np.uint8)
     return FrameStore([f"{i + 1:02d}" for i in range(len(lengths))], list(lengths), frames)
-
-
-def loader_clips_per_s(store: FrameStore, frames: int, batch: int, workers: int, batches: int,
-                       repeats: int, skips=SKIPS) -> float:
-    """Training items per second (a clip and its skip-frame pair) out of a shuffled TrainClips
-    DataLoader over ``store`` with ``workers`` processes (uint8 on the host)."""
-    loader = DataLoader(TrainClips(store, frames, skips), batch_size=batch, shuffle=True, drop_last=True,
-                        num_workers=workers, persistent_workers=workers > 0)
-    iterator = iter(loader)
-    for _ in range(max(2, workers * 2)):  # start the workers, fill their prefetch queues
-        next(iterator)
-
-    def take():
-        for _ in range(batches):
-            next(iterator)
-
-    seconds = median_seconds(take, torch.device("cpu"), repeats, warmup=0)
-    del iterator
-    return batches * batch / seconds
 
 
 def ondevice_clips_per_s(store: FrameStore, frames: int, batch: int, device: torch.device, batches: int,
@@ -246,7 +227,8 @@ def measure(args) -> dict:
 
     store = random_store(PED2_TRAIN_LENGTHS, size)
     res["loader_workers"] = args.workers
-    res["loader_clips_per_s"] = loader_clips_per_s(store, frames, batch, args.workers, args.loader_batches, reps)
+    res["loader_clips_per_s"] = store_clips_per_s(store, frames, batch, args.workers, args.loader_batches, reps,
+                                                  skips=SKIPS)
     log("loader_clips_per_s")
     res["loader_clips_per_s_on_device"] = ondevice_clips_per_s(store, frames, batch, device,
                                                                args.loader_batches, reps)

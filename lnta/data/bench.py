@@ -1,6 +1,7 @@
 """Data-pipeline throughput: training clips per second from the prepared cache or from frame files."""
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 
@@ -37,8 +38,7 @@ def loader_clips_per_s(root: str | Path, source: str = "cache", num_workers: int
     """Clips per second delivered by a shuffled training DataLoader over ``root``'s training split.
 
     ``source``: ``cache`` (the ``python -m lnta.prepare`` cache at ``image_size``, memory-mapped) or
-    ``frames`` (decode the frame files or videos of every clip). The first batch (worker start-up)
-    is not timed.
+    ``frames`` (decode the frame files or videos of every clip); timed by :func:`store_clips_per_s`.
     """
     if source not in SOURCES:
         raise DataError(f"source={source}: expected one of {', '.join(SOURCES)}")
@@ -48,14 +48,29 @@ def loader_clips_per_s(root: str | Path, source: str = "cache", num_workers: int
             raise DataError(f"{cache_path(root, image_size, cache_dir)}: no cache; run python -m lnta.prepare")
     else:
         store = ReadingStore(find_layout(Path(root)).train, image_size)
-    loader = DataLoader(TrainClips(store, clip_len), batch_size=batch_size, shuffle=True, drop_last=True,
-                        num_workers=num_workers, generator=torch.Generator().manual_seed(seed))
-    batches = min(batches, len(loader) - 1)
+    return store_clips_per_s(store, clip_len, batch_size, num_workers, batches, seed=seed)
+
+
+def store_clips_per_s(store, clip_len: int = 16, batch_size: int = 4, num_workers: int = 2, batches: int = 50,
+                      repeats: int = 1, skips=None, seed: int = 0) -> float:
+    """Training items per second out of a shuffled :class:`TrainClips` DataLoader over ``store`` (a
+    clip, plus its skip-frame pair with ``skips``): the median of ``repeats`` timings of ``batches``
+    batches, after the workers have started and filled their prefetch queues."""
+    loader = DataLoader(TrainClips(store, clip_len, skips), batch_size=batch_size, shuffle=True, drop_last=True,
+                        num_workers=num_workers, persistent_workers=num_workers > 0,
+                        generator=torch.Generator().manual_seed(seed))
+    warm = max(2, 2 * num_workers)
+    batches = min(batches, (len(loader) - warm) // repeats)
+    if batches < 1:
+        raise DataError(f"{len(loader)} training batches: too few to time the loader")
     iterator = iter(loader)
-    next(iterator)
-    start = time.perf_counter()
-    for _ in range(batches):
+    for _ in range(warm):
         next(iterator)
-    elapsed = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(batches):
+            next(iterator)
+        times.append(time.perf_counter() - start)
     del iterator
-    return batches * batch_size / elapsed
+    return batches * batch_size / statistics.median(times)
