@@ -5,6 +5,7 @@ from pathlib import Path
 
 import hydra
 import torch
+from hydra._internal.utils import _locate
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from lnta.calibration import CALIBRATION_KEY
@@ -29,8 +30,56 @@ def attach_config(module: LNTAModule, config: dict) -> None:
     module.lnta_config = config
 
 
+#: The config groups of a checkpoint that lnta ever builds objects from, and the classes each may
+#: name. A stored config is data written by whoever made the file: nothing else in it is called.
+STORED_GROUPS = ("model", "data")
+
+
+def _allowed_targets() -> tuple:
+    from lnta.data import SyntheticDataModule, VideoDataModule
+    from lnta.models import ConvAE3D
+    return (ConvAE3D, VideoDataModule, SyntheticDataModule)
+
+
+def _walk(node, where: str):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, f"{where}.{key}")
+            if key == "_target_":
+                yield where, value
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _walk(value, f"{where}[{i}]")
+    elif isinstance(node, str) and "${" in node:
+        yield where, node  # an interpolation would be resolved (run) when the config is read
+
+
+def check_stored_config(config, path) -> None:
+    """Refuse a stored config that names anything but lnta's own model and data classes.
+
+    Every ``_target_`` at any depth of the groups in :data:`STORED_GROUPS` must be one of lnta's
+    classes (only ``lnta.*`` paths are even imported to check); interpolations (``${...}``) are
+    refused. Raises :class:`DataError` naming the file and the key.
+    """
+    if not isinstance(config, dict):
+        raise DataError(f"ckpt_path={path}: '{CONFIG_KEY}' is not a mapping; not an lnta checkpoint")
+    allowed = _allowed_targets()
+    for group in STORED_GROUPS:
+        for where, value in _walk(config.get(group), f"{CONFIG_KEY}.{group}"):
+            target = None
+            if isinstance(value, str) and "${" not in value and value.startswith("lnta."):
+                try:
+                    target = _locate(value)
+                except Exception:  # noqa: BLE001 - an unknown name is refused below
+                    target = None
+            if target not in allowed:
+                raise DataError(f"ckpt_path={path}: {where}={value!r} is refused: a checkpoint's config is data "
+                                "and may only name lnta's own model and data classes")
+
+
 def load_checkpoint(path: str | Path) -> dict:
-    """Load one of our checkpoints safely (``weights_only=True``: no code runs)."""
+    """Load one of our checkpoints safely: ``weights_only=True`` (no pickled code runs), and its
+    stored config checked by :func:`check_stored_config` (nothing it names is called)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"ckpt_path={path}: checkpoint not found")
@@ -41,7 +90,22 @@ def load_checkpoint(path: str | Path) -> dict:
     if CONFIG_KEY not in checkpoint:
         raise DataError(f"ckpt_path={path}: no '{CONFIG_KEY}' inside; not an lnta checkpoint "
                         "(authors' checkpoints: convert them first)")
+    check_stored_config(checkpoint[CONFIG_KEY], path)
     return checkpoint
+
+
+def check_resumable(module: LNTAModule, checkpoint: dict, path) -> None:
+    """Refuse to resume ``module`` from ``checkpoint`` if its weights do not fit (another width,
+    another model): one line naming the file and the first mismatching tensor."""
+    own = module.state_dict()
+    stored = checkpoint.get("state_dict", {})
+    for key, value in own.items():
+        if key not in stored:
+            raise DataError(f"ckpt_path={path}: has no '{key}'; it was not trained with this model config")
+        if tuple(stored[key].shape) != tuple(value.shape):
+            raise DataError(f"ckpt_path={path}: '{key}' has shape {tuple(stored[key].shape)}, this run's model "
+                            f"{tuple(value.shape)}; resume with the settings it was trained with "
+                            "(or use another hydra.run.dir)")
 
 
 def module_from_checkpoint(checkpoint: dict) -> LNTAModule:

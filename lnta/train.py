@@ -8,7 +8,7 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
-from lnta.checkpoint import AtomicCheckpointIO, attach_config
+from lnta.checkpoint import AtomicCheckpointIO, attach_config, check_resumable, load_checkpoint
 from lnta.cli import build_anomalies, build_list, entry_point
 from lnta.launch import gpu_slot  # noqa: F401 - registers ${lnta_gpu_slot:} for trainer=gpu_slot
 from lnta.evaluation import FrameScorer
@@ -27,6 +27,7 @@ def train(cfg: DictConfig) -> dict | None:
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = resume_checkpoint(cfg.ckpt_path, output_dir)
+    resumed = load_checkpoint(ckpt_path) if ckpt_path else None  # checked before anything is built or written
     speed = speed_from_config(cfg)
     log.info("%s", speed)
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="object")
@@ -34,13 +35,16 @@ def train(cfg: DictConfig) -> dict | None:
     module = LNTAModule(model, build_anomalies(cfg.anomaly),
                         optimizer=hydra.utils.instantiate(cfg.optimizer))
     attach_config(module, OmegaConf.to_container(cfg, resolve=True))
+    if resumed is not None:
+        check_resumable(module, resumed, ckpt_path)
+        del resumed
     scorer = FrameScorer(str(output_dir))
     metrics = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4))
     trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision,
                                       callbacks=[*build_list(cfg.get("callbacks")), *metrics],
                                       logger=build_list(cfg.get("logger")) or False,
                                       plugins=[AtomicCheckpointIO()])
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     if not cfg.test_after_fit:
         return None
     scorer.extra_metrics["epoch"] = trainer.current_epoch - 1  # the last completed epoch
