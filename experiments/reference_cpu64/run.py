@@ -82,12 +82,12 @@ def lnta_job(method: str, seed: int, out: Path) -> dict:
     return result
 
 
-def authors_job(method: str, seed: int, out: Path, clone: Path) -> dict:
+def authors_job(method: str, seed: int, out: Path, clone: Path, python: str) -> dict:
     run = out / "authors" / method / f"seed{seed}"
     result_file = run / "auc.json"
     if result_file.exists():
         return json.loads(result_file.read_text())
-    launcher = [sys.executable, str(REPO / "experiments" / "reference_check" / "authors_env.py"),
+    launcher = [python, str(REPO / "experiments" / "reference_check" / "authors_env.py"),
                 "--clone", str(clone), "--seed", str(seed)]
     common = ["--dataset_type", "ped2", "--dataset_path", str(SHARED), "--h", str(SIZE), "--w", str(SIZE)]
     args = [*common, "--epochs", str(EPOCHS), "--exp_dir", f"lnta_study_{method}_seed{seed}_",
@@ -113,13 +113,13 @@ def authors_job(method: str, seed: int, out: Path, clone: Path) -> dict:
     return result
 
 
-def job(spec: str, out: Path, clone: Path | None) -> dict:
+def job(spec: str, out: Path, clone: Path | None, python: str = sys.executable) -> dict:
     side, method, seed = spec.split()
     if side == "lnta":
         return lnta_job(method, int(seed), out)
     if clone is None:
         raise SystemExit("error: --clone is required for the authors' jobs")
-    return authors_job(method, int(seed), out, clone)
+    return authors_job(method, int(seed), out, clone, python)
 
 
 def table(out: Path) -> dict:
@@ -158,15 +158,17 @@ def main() -> None:
     parser.add_argument("args", nargs="*")
     parser.add_argument("--out", type=Path, default=HERE / "runs")
     parser.add_argument("--clone", type=Path, default=None, help="a checkout of the authors' code")
+    parser.add_argument("--authors-python", default=sys.executable,
+                        help="the Python of the authors' environment (torch, opencv-python, scikit-learn)")
     a = parser.parse_args()
     if a.what == "table":
         table(a.out)
     elif a.what == "lane":
         for spec in a.args:
             print(time.strftime("%H:%M:%S"), "start", spec, flush=True)
-            print(time.strftime("%H:%M:%S"), "done", json.dumps(job(spec, a.out, a.clone)), flush=True)
+            print(time.strftime("%H:%M:%S"), "done", json.dumps(job(spec, a.out, a.clone, a.authors_python)), flush=True)
     else:
-        print(json.dumps(job(f"{a.what} {' '.join(a.args)}", a.out, a.clone)))
+        print(json.dumps(job(f"{a.what} {' '.join(a.args)}", a.out, a.clone, a.authors_python)))
 
 
 if __name__ == "__main__":
