@@ -3,7 +3,7 @@
 Every figure is the median of ``--repeats`` timings after a warm-up, on the current device. The
 default is the paper's setting (16x256x256 clips, batch 4, the full-width AE); ``--quick`` runs at
 64x64 in well under a minute. Writes a JSON file (``--out``) and prints a table. ``exact`` is the
-reference's numerics (fp32, default layout); ``fast`` is ``precision=fast`` (lnta/fast.py).
+reference's numerics (fp32, default layout); ``fast`` is ``precision=fast`` (lnta/trainer/precision.py).
 """
 from __future__ import annotations
 
@@ -27,15 +27,15 @@ from torch.utils.flop_counter import FlopCounterMode
 from lnta.anomaly import SkipFrame
 from lnta.anomaly.bench import time_pseudo_anomalies
 from lnta.data.bench import store_clips_per_s
-from lnta.data.frames import read_gray, resize_gray
-from lnta.data.normalize import to_unit
+from lnta.data.io.frames import read_gray, resize_gray
+from lnta.data.transforms import to_unit
 from lnta.data.ondevice import DeviceFrames, TrainIndices
 from lnta.data.sampling import REFERENCE_CENTER
-from lnta.data.store import FrameStore
-from lnta.fast import Speed, apply_speed, fast_bf16, resolve_speed
+from lnta.data.io.store import FrameStore
+from lnta.trainer.precision import Speed, apply_speed, fast_bf16, resolve_speed
 from lnta.io import write_json
 from lnta.models import ConvAE3D
-from lnta.scoring import frame_psnr
+from lnta.metrics.protocol import frame_psnr
 
 #: UCSD Ped2 training video lengths: the store the loaders are measured on, and one paper epoch.
 PED2_TRAIN_LENGTHS = (120, 150, 150, 180, 180, 150, 150, 120, 180, 180, 180, 180, 180, 150, 150, 150)

@@ -18,13 +18,13 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from lnta.calibration import CALIBRATION_KEY, calibrate
-from lnta.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
+from lnta.metrics.calibration import CALIBRATION_KEY, calibrate
+from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
 from lnta.cli import entry_point
 from lnta.errors import DataError
 from lnta.io import atomic_path
 from lnta.models.conv_ae3d import _BASE_CHANNELS, ConvAE3D
-from lnta.stream import pick_device
+from lnta.deploy.stream import pick_device
 
 log = logging.getLogger("lnta.convert")
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from lnta.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
+from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
 from lnta.cli import entry_point
-from lnta.epochs import write_epoch_table
+from lnta.metrics.selection import write_epoch_table
 from lnta.errors import ConfigError, DataError
-from lnta.evaluation import FrameScorer
-from lnta.fast import apply_speed, speed_from_config
-from lnta.pixel import metric_callbacks
+from lnta.metrics.frame_scorer import FrameScorer
+from lnta.trainer.precision import apply_speed, speed_from_config
+from lnta.metrics.pixel import metric_callbacks
 from lnta.validate import check_eval_config
 
 log = logging.getLogger("lnta.eval")

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from lnta.calibration import CALIBRATION_KEY
-from lnta.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
+from lnta.metrics.calibration import CALIBRATION_KEY
+from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
 from lnta.cli import entry_point
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.errors import DataError

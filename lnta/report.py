@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from lnta.epochs import read_epoch_table
+from lnta.metrics.selection import read_epoch_table
 from lnta.errors import DataError
 from lnta.io import write_text
 from lnta.plots import plot_curves
-from lnta.selection import PROTOCOLS, select_epoch
+from lnta.metrics.selection import PROTOCOLS, select_epoch
 
 #: Hyperparameters that define a setting: name -> path in the run config.
 AXES = {"p": "anomaly.p", "alpha": "anomaly.alpha", "beta": "anomaly.beta", "s": "anomaly.skips",

@@ -14,16 +14,16 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from lnta.calibration import CALIBRATION_KEY, calibrated_scores, flagged_intervals, threshold_for
-from lnta.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
+from lnta.metrics.calibration import CALIBRATION_KEY, calibrated_scores, flagged_intervals, threshold_for
+from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
 from lnta.cli import entry_point
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.errors import ConfigError
 from lnta.io import write_json
-from lnta.overlay import OverlayWriter
+from lnta.deploy.overlay import OverlayWriter
 from lnta.plots import plot_score_timeline
-from lnta.scoring import minmax_anomaly_scores
-from lnta.stream import Source, find_sources, pick_device, score_frames
+from lnta.metrics.protocol import minmax_anomaly_scores
+from lnta.deploy.stream import Source, find_sources, pick_device, score_frames
 
 log = logging.getLogger("lnta.score")
 

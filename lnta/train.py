@@ -8,14 +8,14 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
-from lnta.checkpoint import AtomicCheckpointIO, attach_config, check_resumable, load_checkpoint
+from lnta.trainer.checkpoint import AtomicCheckpointIO, attach_config, check_resumable, load_checkpoint
 from lnta.cli import build_anomalies, build_list, entry_point
-from lnta.launch import gpu_slot  # noqa: F401 - registers ${lnta_gpu_slot:} for trainer=gpu_slot
-from lnta.evaluation import FrameScorer
-from lnta.fast import apply_speed, speed_from_config
-from lnta.module import LNTAModule
-from lnta.pixel import metric_callbacks
-from lnta.resume import resume_checkpoint
+from lnta.trainer.slots import gpu_slot  # noqa: F401 - registers ${lnta_gpu_slot:} for trainer=gpu_slot
+from lnta.metrics.frame_scorer import FrameScorer
+from lnta.trainer.precision import apply_speed, speed_from_config
+from lnta.models.module import LNTAModule
+from lnta.metrics.pixel import metric_callbacks
+from lnta.callbacks.resume import resume_checkpoint
 from lnta.validate import check_train_config
 
 log = logging.getLogger("lnta.train")

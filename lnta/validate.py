@@ -117,6 +117,6 @@ def check_train_config(cfg: DictConfig) -> None:
 
 
 def check_eval_config(cfg: DictConfig) -> None:
-    """The eval CLI's own rule (the checkpoint file itself is checked by :func:`lnta.checkpoint.load_checkpoint`)."""
+    """The eval CLI's own rule (the checkpoint file itself is checked by :func:`lnta.trainer.checkpoint.load_checkpoint`)."""
     if OmegaConf.is_missing(cfg, "ckpt_path"):
         raise ConfigError("ckpt_path is required: python -m lnta.eval ckpt_path=path/to/last.ckpt (or a run folder)")

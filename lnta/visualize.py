@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from lnta.anomaly import PatchAnomaly, SkipFrame
-from lnta.anomaly.gallery import pseudo_examples, save_grid
+from lnta.callbacks.gallery import pseudo_examples, save_grid
 from lnta.cli import entry_point
 from lnta.errors import ConfigError
 

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from lnta.anomaly import PatchAnomaly, SkipFrame
-from lnta.anomaly.gallery import PseudoAnomalyImages, frame_columns, pseudo_examples
+from lnta.callbacks.gallery import PseudoAnomalyImages, frame_columns, pseudo_examples
 
 
 class ImageLogger:

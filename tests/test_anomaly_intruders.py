@@ -7,9 +7,9 @@ import torch
 from PIL import Image
 
 from lnta.anomaly import PatchAnomaly
-from lnta.anomaly.banks import ClipBank, CropBank, IntruderBank
-from lnta.anomaly.intruders import build_intruders
-from lnta.data.frames import rgb_to_gray
+from lnta.anomaly.intruders.banks import ClipBank, CropBank, IntruderBank
+from lnta.anomaly.intruders.sources import build_intruders
+from lnta.data.io.frames import rgb_to_gray
 from lnta.errors import DataError
 from tests.conftest import shared_dataset
 

@@ -7,7 +7,7 @@ import torch
 
 from lnta.anomaly import PatchAnomaly, SkipFrame
 from lnta.anomaly.augment import PatchMix3D, PatchParams
-from lnta.anomaly.banks import IntruderBank
+from lnta.anomaly.intruders.banks import IntruderBank
 from lnta.anomaly.masks import box_mask, gaussian_mask, mixup_patch_mask, smoothmix_s_mask
 from lnta.anomaly.switch import assign_types, pseudo_losses
 from lnta.errors import ConfigError

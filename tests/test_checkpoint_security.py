@@ -11,10 +11,10 @@ import pickle
 import pytest
 import torch
 
-from lnta.checkpoint import check_stored_config, load_checkpoint
+from lnta.trainer.checkpoint import check_stored_config, load_checkpoint
 from lnta.errors import DataError
 from lnta.models import ConvAE3D
-from lnta.module import CONFIG_KEY
+from lnta.models.module import CONFIG_KEY
 from tests.conftest import run_cli
 
 GOOD_MODEL = {"_target_": "lnta.models.ConvAE3D", "in_channels": 1, "width": 0.125}

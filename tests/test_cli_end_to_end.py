@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from lnta.scoring import roc_auc
+from lnta.metrics.protocol import roc_auc
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

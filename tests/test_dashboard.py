@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from lnta.dashboard import flat_hparams
-from lnta.loggers import run_identity
+from lnta.callbacks.dashboard import flat_hparams
+from lnta.loggers.wandb import run_identity
 from tests.conftest import run_cli
 
 

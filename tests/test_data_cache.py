@@ -5,8 +5,8 @@ import pytest
 from lnta.data import fake_releases as fr
 from lnta.data.bench import ReadingStore, loader_clips_per_s
 from lnta.data.datamodule import VideoDataModule
-from lnta.data.known import check_known
-from lnta.data.store import FrameStore
+from lnta.data.labels.known import check_known
+from lnta.data.io.store import FrameStore
 from lnta.errors import DataError
 
 

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from lnta.data import fake_releases as fr
-from lnta.data import label_formats as fmt
+from lnta.data.labels import formats as fmt
 from lnta.data.datamodule import VideoDataModule
-from lnta.data.layouts import find_layout, video_key
-from lnta.data.store import FrameStore
+from lnta.data.labels.layouts import find_layout, video_key
+from lnta.data.io.store import FrameStore
 from lnta.errors import DataError
 
 

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from lnta.data import label_formats as fmt
+from lnta.data.labels import formats as fmt
 from lnta.data.datamodule import VideoDataModule
-from lnta.data.known import KNOWN, check_known
-from lnta.data.labels import load_frame_labels
-from lnta.data.layouts import label_file_source
-from lnta.data.video import open_video
+from lnta.data.labels.known import KNOWN, check_known
+from lnta.data.labels.labels import load_frame_labels
+from lnta.data.labels.layouts import label_file_source
+from lnta.data.io.video import open_video
 from tests.conftest import shared_dataset
 
 pytestmark = pytest.mark.realdata

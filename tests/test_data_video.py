@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from lnta.data.fake_releases import SIZE, decode_index, video_frames
-from lnta.data.frames import rgb_to_gray
-from lnta.data.video import DecordReader, FolderReader, PyAVReader, open_video, write_video
+from lnta.data.io.frames import rgb_to_gray
+from lnta.data.io.video import DecordReader, FolderReader, PyAVReader, open_video, write_video
 from lnta.errors import DataError
 
 INDICES = [0, 37, 5, 5, 299, 256, 1, 298]  # out of order, repeated, across the 256 wrap

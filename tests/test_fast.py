@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from lnta import fast
+from lnta.trainer import precision as fast
 from lnta.errors import ConfigError
-from lnta.fast import apply_speed, resolve_speed
+from lnta.trainer.precision import apply_speed, resolve_speed
 from lnta.models import ConvAE3D
 from tests.conftest import run_cli
 

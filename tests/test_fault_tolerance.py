@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from lnta.checkpoint import AtomicCheckpointIO
+from lnta.trainer.checkpoint import AtomicCheckpointIO
 from lnta.data.order import EpochShuffle
 from lnta.errors import ConfigError, DataError
-from lnta.resume import capture_rng, resume_checkpoint, restore_rng
+from lnta.callbacks.resume import capture_rng, resume_checkpoint, restore_rng
 from lnta.cli import user_error
 from lnta.validate import check_anomalies, check_shapes, patch_alpha, patch_beta, probability, skip_set
 from omegaconf import OmegaConf
@@ -128,7 +128,7 @@ def test_checkpoint_write_killed_midway_keeps_previous_file(tmp_path, monkeypatc
 
 
 def test_wandb_run_id_is_kept_per_run_dir(tmp_path):
-    from lnta.loggers import run_id
+    from lnta.loggers.wandb import run_id
 
     first = run_id(str(tmp_path))
     assert first == run_id(str(tmp_path)) and len(first) == 12
@@ -137,7 +137,7 @@ def test_wandb_run_id_is_kept_per_run_dir(tmp_path):
 
 def test_train_clip_draws_depend_only_on_the_item_seed():
     from lnta.data.datasets import TrainClips
-    from lnta.data.store import FrameStore
+    from lnta.data.io.store import FrameStore
 
     frames = np.arange(60, dtype=np.uint8)[:, None, None].repeat(4, 1).repeat(4, 2)  # grey level = frame number
     clips = TrainClips(FrameStore(["a"], [60], frames), clip_len=16, skips=[2, 3, 4, 5])

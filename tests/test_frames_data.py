@@ -5,8 +5,8 @@ import torch
 from PIL import Image
 
 from lnta.data.datamodule import VideoDataModule
-from lnta.data.frames import list_frames, resize_gray
-from lnta.data.labels import load_frame_labels, split_labels
+from lnta.data.io.frames import list_frames, resize_gray
+from lnta.data.labels.labels import load_frame_labels, split_labels
 from lnta.data.sampling import scored_frames
 from lnta.errors import DataError
 from tests.conftest import shared_dataset

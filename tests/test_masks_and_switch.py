@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from lnta.anomaly import PatchAnomaly, PseudoAnomaly, assign_types
-from lnta.anomaly.banks import IntruderBank
+from lnta.anomaly.intruders.banks import IntruderBank
 from lnta.anomaly.masks import centre_walk, patch_sizes, smoothmix_s_mask
-from lnta.module import LNTAModule
+from lnta.models.module import LNTAModule
 from lnta.models import ConvAE3D
 
 

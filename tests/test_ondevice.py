@@ -8,7 +8,7 @@ from lnta.data import SyntheticDataModule
 from lnta.data import datamodule as datamodule_module
 from lnta.data.datasets import TrainClips
 from lnta.data.ondevice import DeviceFrames, TrainIndices, fits_on
-from lnta.data.store import FrameStore
+from lnta.data.io.store import FrameStore
 from tests.conftest import run_cli
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from lnta.errors import DataError
-from lnta.launch import claim_slot
-from lnta.pixel import load_pixel_masks, sample_error_maps
+from lnta.trainer.slots import claim_slot
+from lnta.metrics.pixel import load_pixel_masks, sample_error_maps
 from tests.conftest import run_cli
 
 
@@ -35,7 +35,7 @@ def test_gpu_slots_are_exclusive_per_process(tmp_path):
     assert claim_slot(2, tmp_path) == claim_slot(2, tmp_path)  # a process keeps its slot
     import subprocess
     import sys
-    code = f"from lnta.launch import claim_slot; print(claim_slot(2, {str(tmp_path)!r}))"
+    code = f"from lnta.trainer.slots import claim_slot; print(claim_slot(2, {str(tmp_path)!r}))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(other.stdout) == 1 - claim_slot(2, tmp_path)
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from lnta.calibration import CALIBRATION_KEY, calibrate
-from lnta.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
+from lnta.metrics.calibration import CALIBRATION_KEY, calibrate
+from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
 from lnta.convert import authors_state_dict, build_model, load_untrusted, to_lnta_keys
-from lnta.data.store import resized_chunks
-from lnta.data.store import FrameStore
+from lnta.data.io.store import resized_chunks
+from lnta.data.io.store import FrameStore
 from lnta.errors import DataError
 from lnta.models import ConvAE3D
 from tests.conftest import run_cli, tiny_overrides

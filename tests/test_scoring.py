@@ -4,7 +4,7 @@ import pytest
 import torch
 from torchmetrics.functional.classification import binary_auroc
 
-from lnta.scoring import (frame_level_metrics, frame_psnr, minmax_anomaly_scores, psnr_from_mse,
+from lnta.metrics.protocol import (frame_level_metrics, frame_psnr, minmax_anomaly_scores, psnr_from_mse,
                           roc_auc, roc_curve)
 
 

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from lnta.calibration import (calibrate, calibrated_scores, calibration_stats, flagged_intervals,
+from lnta.metrics.calibration import (calibrate, calibrated_scores, calibration_stats, flagged_intervals,
                               sample_clips, threshold_for)
 from lnta.data.sampling import scored_frames
-from lnta.data.store import FrameStore
+from lnta.data.io.store import FrameStore
 from lnta.errors import ConfigError, DataError
 from lnta.models import ConvAE3D
-from lnta.overlay import heatmap_overlay
-from lnta.stream import find_sources, scored_clips, score_frames
+from lnta.deploy.overlay import heatmap_overlay
+from lnta.deploy.stream import find_sources, scored_clips, score_frames
 from tests.conftest import REPO
 
 
@@ -122,7 +122,7 @@ def test_avi_frames_decode_exactly_and_score_like_arrays(tmp_path):
 _RSS_PROBE = """
 import json, resource, sys, torch
 from lnta.models import ConvAE3D
-from lnta.stream import find_sources, score_frames
+from lnta.deploy.stream import find_sources, score_frames
 torch.set_num_threads(1)
 model = ConvAE3D(width=0.125).eval()
 def peak_mb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -13,7 +13,7 @@ import torch
 from kornia.augmentation import AugmentationBase3D
 from kornia.augmentation.random_generator import RandomGeneratorBase
 
-from lnta.anomaly.banks import IntruderBank, draw_count, expand_draw
+from lnta.anomaly.intruders.banks import IntruderBank, draw_count, expand_draw
 from lnta.anomaly.masks import TECHNIQUES, centre_walk, patch_sizes
 from lnta.errors import ConfigError
 from lnta.validate import patch_alpha, patch_beta

@@ -6,9 +6,9 @@ from typing import Mapping
 import torch
 
 from lnta.anomaly.augment import PatchMix3D, check_patch_settings
-from lnta.anomaly.banks import IntruderBank
+from lnta.anomaly.intruders.banks import IntruderBank
 from lnta.anomaly.base import PseudoAnomaly
-from lnta.anomaly.intruders import build_intruders
+from lnta.anomaly.intruders.sources import build_intruders
 
 
 class PatchAnomaly(PseudoAnomaly):
@@ -19,7 +19,7 @@ class PatchAnomaly(PseudoAnomaly):
     a centre that moves by uniform integers in ``[-beta, beta]`` per axis and frame; the mask of
     ``technique`` blends it in per frame (:class:`~lnta.anomaly.augment.PatchMix3D`). The target is
     the normal clip. ``intruder`` is the ``anomaly.intruder`` mapping (see
-    :func:`~lnta.anomaly.intruders.build_intruders`) or a ready :class:`IntruderBank`.
+    :func:`~lnta.anomaly.intruders.sources.build_intruders`) or a ready :class:`IntruderBank`.
     """
 
     name = "patch"

@@ -6,7 +6,7 @@ from typing import Sequence
 import torch
 
 from lnta.anomaly.base import PseudoAnomaly
-from lnta.data.normalize import to_unit
+from lnta.data.transforms import to_unit
 from lnta.errors import ConfigError
 from lnta.validate import skip_set
 

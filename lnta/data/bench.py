@@ -9,11 +9,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from lnta.data.cache import cache_path, open_cache
+from lnta.data.io.cache import cache_path, open_cache
 from lnta.data.datasets import TrainClips
-from lnta.data.frames import resize_gray
-from lnta.data.layouts import find_layout
-from lnta.data.video import open_video
+from lnta.data.io.frames import resize_gray
+from lnta.data.labels.layouts import find_layout
+from lnta.data.io.video import open_video
 from lnta.errors import DataError
 
 SOURCES = ("cache", "frames")

@@ -10,22 +10,22 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from lnta.data.cache import build_cache, cache_path, open_cache
+from lnta.data.io.cache import build_cache, cache_path, open_cache
 from lnta.data.datasets import TestClips, TrainClips
-from lnta.data.known import check_known
-from lnta.data.layouts import Layout, find_layout, label_file_source
+from lnta.data.labels.known import check_known
+from lnta.data.labels.layouts import Layout, find_layout, label_file_source
 from lnta.data.order import EpochShuffle
 from lnta.data.ondevice import DeviceFrames, TrainIndices, fits_on
 from lnta.data.sampling import REFERENCE_CENTER
-from lnta.data.store import FrameStore
-from lnta.data.video import open_video
+from lnta.data.io.store import FrameStore
+from lnta.data.io.video import open_video
 from lnta.errors import DataError
 
 log = logging.getLogger(__name__)
 
 
 class VideoDataModule(pl.LightningDataModule):
-    """A video anomaly dataset in any layout :func:`~lnta.data.layouts.find_layout` knows (the
+    """A video anomaly dataset in any layout :func:`~lnta.data.labels.layouts.find_layout` knows (the
     frames layout, the UCSD, Avenue and ShanghaiTech releases): uint8 clip batches for training and test.
 
     Frames are read from the prepared cache (``python -m lnta.prepare``) when it exists, memory-mapped;

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from lnta.data.sampling import REFERENCE_CENTER, clip_starts, normal_clip, skip_clip_pair
-from lnta.data.store import FrameStore
+from lnta.data.io.store import FrameStore
 
 
 def _torch_randint(n: int) -> int:

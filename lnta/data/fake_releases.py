@@ -14,7 +14,7 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-from lnta.data.video import write_video
+from lnta.data.io.video import write_video
 
 SIZE = (32, 64)  # (H, W): 16-multiples keep JPEG blocks flat; decord misreads widths such as 48 or 72
 

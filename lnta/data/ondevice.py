@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from lnta.data.datasets import FRAME_KEYS, TrainClips
-from lnta.data.store import FrameStore
+from lnta.data.io.store import FrameStore
 
 #: On a GPU the frames may take at most this fraction of the free memory (the rest trains).
 DEVICE_MEMORY_FRACTION = 0.5

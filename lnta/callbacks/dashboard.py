@@ -15,8 +15,8 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import OmegaConf
 
-from lnta.data.normalize import to_unit
-from lnta.evaluation import FrameScorer
+from lnta.data.transforms import to_unit
+from lnta.metrics.frame_scorer import FrameScorer
 from lnta.plots import plot_heatmaps
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,10 @@ from typing import Callable
 
 import numpy as np
 
-from lnta.data import label_formats as fmt
-from lnta.data.frames import frame_sort_key, list_videos
-from lnta.data.labels import find_label_file, load_frame_labels, split_labels
-from lnta.data.video import VIDEO_SUFFIXES
+from lnta.data.labels import formats as fmt
+from lnta.data.io.frames import frame_sort_key, list_videos
+from lnta.data.labels.labels import find_label_file, load_frame_labels, split_labels
+from lnta.data.io.video import VIDEO_SUFFIXES
 from lnta.errors import DataError
 
 LABEL_SOURCES = ("auto", "npy", "intervals", "masks")

@@ -9,9 +9,9 @@ from torch import nn
 
 from lnta.anomaly.base import PseudoAnomaly
 from lnta.anomaly.switch import assign_types, pseudo_losses
-from lnta.data.normalize import to_unit
+from lnta.data.transforms import to_unit
 from lnta.data.sampling import REFERENCE_CENTER
-from lnta.scoring import frame_psnr
+from lnta.metrics.protocol import frame_psnr
 
 #: Checkpoint key holding the run's resolved config, so a checkpoint stands alone.
 CONFIG_KEY = "lnta_config"
@@ -22,7 +22,7 @@ class LNTAModule(pl.LightningModule):
 
     For a pseudo sample the input is the pseudo anomaly and the target the *normal* clip, so
     the AE learns to reconstruct only normality. Per-sample MSEs are averaged with equal weight.
-    ``test_step`` returns the PSNR of each clip's scored frame for :class:`~lnta.evaluation.FrameScorer`.
+    ``test_step`` returns the PSNR of each clip's scored frame for :class:`~lnta.metrics.frame_scorer.FrameScorer`.
     """
 
     def __init__(self, model: nn.Module, anomalies: Sequence[PseudoAnomaly] = (),

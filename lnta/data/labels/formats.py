@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from lnta.data.frames import list_frames, read_gray
+from lnta.data.io.frames import list_frames, read_gray
 from lnta.errors import DataError
 
 _RANGE = re.compile(r"(\d+)\s*(?::\s*(\d+))?")

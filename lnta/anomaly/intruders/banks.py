@@ -13,7 +13,7 @@ import torch
 from kornia.augmentation.random_generator import RandomGeneratorBase, ResizedCropGenerator
 from kornia.geometry.transform import crop_and_resize, hflip, resize, vflip
 
-from lnta.data.normalize import to_unit
+from lnta.data.transforms import to_unit
 from lnta.data.sampling import clip_starts
 from lnta.errors import ConfigError
 

@@ -15,10 +15,10 @@ import av
 import numpy as np
 import torch
 
-from lnta.data.frames import FRAME_SUFFIXES, frame_sort_key, list_frames, read_gray, resize_gray
-from lnta.data.normalize import to_unit
+from lnta.data.io.frames import FRAME_SUFFIXES, frame_sort_key, list_frames, read_gray, resize_gray
+from lnta.data.transforms import to_unit
 from lnta.errors import ConfigError, DataError
-from lnta.scoring import frame_psnr
+from lnta.metrics.protocol import frame_psnr
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv")
 #: Edge rules: ``pad`` scores every frame (clips at the ends repeat the first/last frame);

@@ -7,19 +7,15 @@ fixed ``z`` or at the quantile of the normal scores that gives a chosen false-al
 """
 from __future__ import annotations
 
-import logging
-
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
-from lnta.data.normalize import to_unit
+from lnta.data.transforms import to_unit
 from lnta.data.sampling import clip_starts, normal_clip
-from lnta.data.store import FrameStore
+from lnta.data.io.store import FrameStore
 from lnta.errors import ConfigError
-from lnta.scoring import frame_level_metrics, frame_psnr
+from lnta.metrics.protocol import frame_level_metrics, frame_psnr
 
-log = logging.getLogger(__name__)
 
 #: Where the statistics live in a checkpoint (plain floats and lists: loadable with weights_only).
 CALIBRATION_KEY = "lnta_calibration"
@@ -99,37 +95,3 @@ def calibrate(model: torch.nn.Module, store: FrameStore, clip_len: int, center: 
     pairs = sample_clips(store, clip_len, max_clips, seed)
     psnr = normal_psnrs(model, store, pairs, clip_len, center, batch_size, device)
     return calibration_stats(psnr, f"{len(psnr)} training clips")
-
-
-class NormalCalibration(pl.Callback):
-    """Stores calibration statistics of the current weights in every checkpoint and on the module.
-
-    Computed from ``max_clips`` clips sampled from the *training* videos when a checkpoint is saved
-    (once per optimizer step) and at the end of training. These frames were trained on, so their
-    PSNRs are optimistic: the false-alarm rate on unseen normal video is higher than the target;
-    ``metrics.json`` reports the rate actually measured on the test set's normal frames.
-    """
-
-    def __init__(self, max_clips: int = 512, batch_size: int = 16, seed: int = 0):
-        self.max_clips, self.batch_size, self.seed = max_clips, batch_size, seed
-        self._step: int | None = None
-
-    def _stats(self, trainer, pl_module) -> dict:
-        if self._step != trainer.global_step:
-            dm = trainer.datamodule
-            was_training = pl_module.training
-            pl_module.eval()
-            stats = calibrate(pl_module.model, dm.store("train"), dm.clip_len, pl_module.center,
-                              self.max_clips, self.batch_size, pl_module.device, self.seed)
-            pl_module.train(was_training)
-            stats["source"] += f" at step {trainer.global_step}"
-            setattr(pl_module, CALIBRATION_KEY, stats)
-            self._step = trainer.global_step
-        return getattr(pl_module, CALIBRATION_KEY)
-
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        checkpoint[CALIBRATION_KEY] = self._stats(trainer, pl_module)
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        stats = self._stats(trainer, pl_module)
-        log.info("calibration: normal PSNR %.2f +- %.2f dB over %d clips", stats["mean"], stats["std"], stats["n"])

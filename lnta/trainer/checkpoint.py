@@ -8,10 +8,10 @@ import torch
 from hydra._internal.utils import _locate
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from lnta.calibration import CALIBRATION_KEY
+from lnta.metrics.calibration import CALIBRATION_KEY
 from lnta.errors import DataError
 from lnta.io import atomic_path
-from lnta.module import CONFIG_KEY, LNTAModule
+from lnta.models.module import CONFIG_KEY, LNTAModule
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

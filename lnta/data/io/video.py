@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lnta.data.frames import list_frames, read_gray, rgb_to_gray
+from lnta.data.io.frames import list_frames, read_gray, rgb_to_gray
 from lnta.errors import DataError
 
 log = logging.getLogger(__name__)

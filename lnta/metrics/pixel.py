@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from lnta.errors import DataError
-from lnta.evaluation import FrameScorer, gather_unique
-from lnta.scoring import roc_auc
+from lnta.metrics.frame_scorer import FrameScorer, gather_unique
+from lnta.metrics.protocol import roc_auc
 
 log = logging.getLogger(__name__)
 MASK_FILE = "testing/pixel_gt_masks.npz"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lnta.data.frames import resize_gray
-from lnta.data.video import open_video
+from lnta.data.io.frames import resize_gray
+from lnta.data.io.video import open_video
 
 
 @dataclass

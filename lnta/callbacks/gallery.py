@@ -14,7 +14,7 @@ import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 
 from lnta.anomaly.base import PseudoAnomaly  # noqa: E402
-from lnta.data.normalize import to_unit  # noqa: E402
+from lnta.data.transforms import to_unit  # noqa: E402
 from lnta.io import atomic_path  # noqa: E402
 
 log = logging.getLogger(__name__)

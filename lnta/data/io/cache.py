@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from lnta.data.store import FrameStore, resized_chunks
+from lnta.data.io.store import FrameStore, resized_chunks
 from lnta.errors import DataError
 from lnta.io import write_json
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lnta.anomaly.banks import ClipBank, CropBank, IntruderBank
-from lnta.data.frames import FRAME_SUFFIXES, read_gray, resize_gray, rgb_to_gray
-from lnta.data.layouts import find_layout
-from lnta.data.store import FrameStore
+from lnta.anomaly.intruders.banks import ClipBank, CropBank, IntruderBank
+from lnta.data.io.frames import FRAME_SUFFIXES, read_gray, resize_gray, rgb_to_gray
+from lnta.data.labels.layouts import find_layout
+from lnta.data.io.store import FrameStore
 from lnta.errors import DataError
 
 

@@ -1,0 +1,1 @@
+"""Intruder sources (datasets, folders, synthetic textures) and the banks that hold them."""

@@ -1,0 +1,1 @@
+"""Lightning callbacks of ``conf/callbacks``: resume, guards, calibration, dashboard, gallery."""

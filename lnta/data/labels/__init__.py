@@ -1,0 +1,1 @@
+"""Dataset layouts, frame-label formats and the published frame counts."""

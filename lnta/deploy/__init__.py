@@ -1,0 +1,1 @@
+"""Deployment: scoring own footage, streaming, overlays, TorchScript export, converting released weights."""

@@ -1,0 +1,1 @@
+"""Trainer plumbing: precision and speed settings, checkpoint IO, device slots."""
