@@ -159,7 +159,7 @@ def test_invalid_skips(skips):
 def test_type_probabilities_must_sum_to_at_most_one():
     from omegaconf import OmegaConf
 
-    from lnta.cli import build_anomalies
+    from lnta.cli._entry import build_anomalies
 
     spec = {"_target_": "lnta.anomaly.SkipFrame", "p": 0.6}
     assert len(build_anomalies(OmegaConf.create({"types": {"a": spec, "b": {**spec, "p": 0.4}}}))) == 2

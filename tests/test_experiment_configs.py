@@ -12,7 +12,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from lnta.cli import build_anomalies
+from lnta.cli._entry import build_anomalies
 from tests.conftest import REPO
 
 CONF = REPO / "conf"

@@ -10,7 +10,7 @@ from lnta.trainer.checkpoint import AtomicCheckpointIO
 from lnta.data.order import EpochShuffle
 from lnta.errors import ConfigError, DataError
 from lnta.callbacks.resume import capture_rng, resume_checkpoint, restore_rng
-from lnta.cli import user_error
+from lnta.cli._entry import user_error
 from lnta.validate import check_anomalies, check_shapes, patch_alpha, patch_beta, probability, skip_set
 from omegaconf import OmegaConf
 

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 
 from lnta.data.transforms import to_unit
 from lnta.metrics.frame_scorer import FrameScorer
-from lnta.plots import plot_heatmaps
+from lnta.report.plots import plot_heatmaps
 
 log = logging.getLogger(__name__)
 

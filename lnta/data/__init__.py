@@ -1,5 +1,19 @@
-"""Data: frame sources, clip index rules, datasets and data modules."""
-from lnta.data.datamodule import VideoDataModule
-from lnta.data.synthetic import SyntheticDataModule
+"""Data: frame sources, clip index rules, datasets and data modules.
 
+``lnta.data.VideoDataModule`` and ``lnta.data.SyntheticDataModule`` (the names configs and stored
+checkpoints use) load on first access, so importing a light submodule (``lnta.data.sampling``)
+does not import Lightning.
+"""
 __all__ = ["VideoDataModule", "SyntheticDataModule"]
+
+
+def __getattr__(name: str):
+    if name == "VideoDataModule":
+        from lnta.data.datamodule import VideoDataModule
+
+        return VideoDataModule
+    if name == "SyntheticDataModule":
+        from lnta.data.synthetic import SyntheticDataModule
+
+        return SyntheticDataModule
+    raise AttributeError(f"module 'lnta.data' has no attribute {name!r}")

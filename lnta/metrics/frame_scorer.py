@@ -14,7 +14,7 @@ from lnta.metrics.calibration import CALIBRATION_KEY, calibrated_metrics
 from lnta.data.sampling import scored_frames
 from lnta.errors import DataError
 from lnta.io import write_json, write_text
-from lnta.plots import plot_roc, plot_video_scores
+from lnta.report.plots import plot_roc, plot_video_scores
 from lnta.metrics.protocol import REFERENCE_PROTOCOL, frame_level_metrics, minmax_anomaly_scores, roc_curve
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 
 from lnta.io import write_json, write_text
-from lnta.plots import plot_curves
+from lnta.report.plots import plot_curves
 
 PROTOCOLS = {
     "last": "last epoch (no test labels used)",

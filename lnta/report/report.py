@@ -9,11 +9,9 @@ from ``python -m lnta.eval ckpt_path=RUN``). Outputs: ``runs.csv``, ``table.csv`
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from omegaconf import OmegaConf
 from lnta.metrics.selection import read_epoch_table
 from lnta.errors import DataError
 from lnta.io import write_text
-from lnta.plots import plot_curves
+from lnta.report.plots import plot_curves
 from lnta.metrics.selection import PROTOCOLS, select_epoch
 
 #: Hyperparameters that define a setting: name -> path in the run config.
@@ -211,21 +209,3 @@ def report(paths: list[Path], out: Path) -> dict:
     write_text(out / "report.md", markdown(summary))
     plots = _plot_sweeps(rows, out) + _plot_epochs(rows, out)
     return {"runs": rows, "summary": summary, "plots": plots}
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m lnta.report", description=__doc__.split("\n")[0])
-    parser.add_argument("dirs", nargs="+", type=Path, help="run or multirun folders")
-    parser.add_argument("--out", type=Path, default=Path("outputs/report"), help="where to write (default %(default)s)")
-    args = parser.parse_args(argv)
-    try:
-        result = report(args.dirs, args.out)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print(markdown(result["summary"]))
-    print(f"{len(result['runs'])} runs -> {args.out} (report.md, table.csv, runs.csv, {len(result['plots'])} plots)")
-
-
-if __name__ == "__main__":
-    main()

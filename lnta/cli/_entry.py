@@ -6,18 +6,21 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.errors import CompactHydraException, InstantiationException, MissingConfigException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from lnta.anomaly.base import PseudoAnomaly
 from lnta.errors import ConfigError, LntaError
+
+if TYPE_CHECKING:  # torch stays unimported until a command runs
+    from lnta.anomaly.base import PseudoAnomaly
 
 log = logging.getLogger("lnta")
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 _FORCED = "_LNTA_FORCED_HYDRA_FULL_ERROR"
 
 

@@ -7,7 +7,6 @@ reference's numerics (fp32, default layout); ``fast`` is ``precision=fast`` (lnt
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import platform
@@ -25,15 +24,14 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from lnta.anomaly import SkipFrame
-from lnta.anomaly.bench import time_pseudo_anomalies
-from lnta.data.bench import store_clips_per_s
+from lnta.bench.anomaly import time_pseudo_anomalies
+from lnta.bench.loader import store_clips_per_s
 from lnta.data.io.frames import read_gray, resize_gray
 from lnta.data.transforms import to_unit
 from lnta.data.ondevice import DeviceFrames, TrainIndices
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.data.io.store import FrameStore
 from lnta.trainer.precision import Speed, apply_speed, fast_bf16, resolve_speed
-from lnta.io import write_json
 from lnta.models import ConvAE3D
 from lnta.metrics.protocol import frame_psnr
 
@@ -145,7 +143,7 @@ def anomaly_ms(store: FrameStore, frames: int, batch: int, size: int, device: to
     """Milliseconds to make one batch of patch / of skip-frame pseudo anomalies on ``device``.
 
     Patch: masks, intruders and blend for every sample (SmoothMixS, synthetic intruders; the
-    mean of :func:`lnta.anomaly.bench.time_pseudo_anomalies`). Skip: gathering the skip and target clips
+    mean of :func:`lnta.bench.anomaly.time_pseudo_anomalies`). Skip: gathering the skip and target clips
     of every sample on the device from index batches, then the anomaly's forward.
     """
     device_frames = DeviceFrames(store, device)
@@ -299,38 +297,3 @@ def table(r: dict) -> str:
     if isinstance(r["targets"], dict):
         lines += [f"  target {k:<36} {'met' if ok else 'NOT met'}" for k, ok in r["targets"].items()]
     return "\n".join(lines)
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m lnta.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("outputs/bench.json"), help="JSON output file")
-    parser.add_argument("--quick", action="store_true", help="64x64 clips: under a minute on 2 cores")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--size", type=int, help="frame side (default 256, --quick 64)")
-    parser.add_argument("--frames", type=int, default=16, help="clip length")
-    parser.add_argument("--batch", type=int, default=4, help="training batch")
-    parser.add_argument("--eval-batch", type=int, help="fast test batch (default 8, --quick 4; x4 on GPU)")
-    parser.add_argument("--width", type=float, default=1.0, help="AE width (1.0: the reference model)")
-    parser.add_argument("--repeats", type=int, help="timed repeats per figure, median (default 3, --quick 2)")
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (data.num_workers of ped2)")
-    parser.add_argument("--loader-batches", type=int, default=20, help="batches per loader timing")
-    parser.add_argument("--matmul-n", type=int, help="matmul side for the peaks (default 1024 CPU, 4096 GPU)")
-    parser.add_argument("--jpeg-dir", type=Path, help="a folder of >= 16 JPEG frames (e.g. ped2/training/frames/01)")
-    args = parser.parse_args(argv)
-    args.size = args.size or (64 if args.quick else 256)
-    args.repeats = args.repeats or (2 if args.quick else 3)
-    args.eval_batch = args.eval_batch or (4 if args.quick else 8) * resolve_speed("fast", args.device).eval_batch_scale
-    return args
-
-
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    results = measure(args)
-    write_json(args.out, results)
-    print(table(results))
-    print(f"-> {args.out}")
-    return results
-
-
-if __name__ == "__main__":
-    main()

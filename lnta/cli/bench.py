@@ -1,0 +1,49 @@
+"""``python -m lnta.bench``: how fast lnta trains, tests, loads clips and makes pseudo anomalies here.
+
+The measurements live in :mod:`lnta.bench.suite`."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from lnta.io import write_json
+from lnta.trainer.precision import resolve_speed
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m lnta.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("outputs/bench.json"), help="JSON output file")
+    parser.add_argument("--quick", action="store_true", help="64x64 clips: under a minute on 2 cores")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--size", type=int, help="frame side (default 256, --quick 64)")
+    parser.add_argument("--frames", type=int, default=16, help="clip length")
+    parser.add_argument("--batch", type=int, default=4, help="training batch")
+    parser.add_argument("--eval-batch", type=int, help="fast test batch (default 8, --quick 4; x4 on GPU)")
+    parser.add_argument("--width", type=float, default=1.0, help="AE width (1.0: the reference model)")
+    parser.add_argument("--repeats", type=int, help="timed repeats per figure, median (default 3, --quick 2)")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (data.num_workers of ped2)")
+    parser.add_argument("--loader-batches", type=int, default=20, help="batches per loader timing")
+    parser.add_argument("--matmul-n", type=int, help="matmul side for the peaks (default 1024 CPU, 4096 GPU)")
+    parser.add_argument("--jpeg-dir", type=Path, help="a folder of >= 16 JPEG frames (e.g. ped2/training/frames/01)")
+    args = parser.parse_args(argv)
+    args.size = args.size or (64 if args.quick else 256)
+    args.repeats = args.repeats or (2 if args.quick else 3)
+    args.eval_batch = args.eval_batch or (4 if args.quick else 8) * resolve_speed("fast", args.device).eval_batch_scale
+    return args
+
+
+def main(argv=None) -> dict:
+    from lnta.bench.suite import measure, table
+
+    args = parse_args(argv)
+    results = measure(args)
+    write_json(args.out, results)
+    print(table(results))
+    print(f"-> {args.out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m lnta.report``."""
+from lnta.cli.report import main
+
+if __name__ == "__main__":
+    main()
