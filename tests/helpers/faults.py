@@ -1,5 +1,5 @@
 """Fault injectors for the fault-tolerance tests, added to a real CLI run as extra callbacks
-(``+callbacks.kill._target_=tests.faults.KillAtStep +callbacks.kill.step=5``)."""
+(``+callbacks.kill._target_=tests.helpers.faults.KillAtStep +callbacks.kill.step=5``)."""
 import math
 import os
 import signal

@@ -18,7 +18,7 @@ from lnta.data.io.store import FrameStore
 from lnta.errors import DataError
 from lnta.models import ConvAE3D
 from tests.conftest import run_cli, tiny_overrides
-from tests.test_scoring_stream import write_avi
+from tests.unit.deploy.test_stream import write_avi
 
 
 def _rows(path):

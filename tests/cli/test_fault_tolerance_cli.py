@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from lnta.data.fake_releases import avenue_release
+from tests.helpers.fake_releases import avenue_release
 from lnta.data.synthetic import SyntheticSpec, generate
 from tests.conftest import run_cli, tiny_overrides
 
@@ -40,7 +40,7 @@ def whole_run(tmp_path_factory):
 
 def test_sigkill_mid_epoch_then_rerun_resumes_to_the_uninterrupted_result(tmp_path, whole_run):
     killed = tmp_path / "killed"
-    kill = ["+callbacks.kill._target_=tests.faults.KillAtStep", "+callbacks.kill.step=6"]  # epoch 1, batch 2
+    kill = ["+callbacks.kill._target_=tests.helpers.faults.KillAtStep", "+callbacks.kill.step=6"]  # epoch 1, batch 2
     result = run_cli("lnta.train", *tiny_overrides(whole_run, killed), *RESUMABLE, *SKIP, *kill, check=False)
     assert result.returncode == -9  # SIGKILL: no cleanup ran
     assert _state(killed)["global_step"] == 6 and not (killed / "metrics.json").exists()
@@ -55,7 +55,7 @@ def test_same_seed_gives_identical_scores_on_cpu(tmp_path, whole_run):
 
 def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
     run = tmp_path / "run"
-    poison = ["+callbacks.poison._target_=tests.faults.PoisonAtStep", "+callbacks.poison.step=3"]
+    poison = ["+callbacks.poison._target_=tests.helpers.faults.PoisonAtStep", "+callbacks.poison.step=3"]
     result = run_cli("lnta.train", *tiny_overrides(tmp_path, run), *RESUMABLE, *poison, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]

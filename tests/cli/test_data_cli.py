@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from lnta.data import fake_releases as fr
+from tests.helpers import fake_releases as fr
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lnta.data import fake_releases as fr
+from tests.helpers import fake_releases as fr
 from lnta.data.labels import formats as fmt
 from lnta.data.datamodule import VideoDataModule
 from lnta.data.labels.layouts import find_layout, video_key

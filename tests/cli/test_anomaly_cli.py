@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_cli
-from tests.test_anomaly_intruders import _write_cifar100, _write_frames, _write_images
+from tests.unit.anomaly.test_intruders import _write_cifar100, _write_frames, _write_images
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lnta.data.fake_releases import SIZE, decode_index, video_frames
+from tests.helpers.fake_releases import SIZE, decode_index, video_frames
 from lnta.data.io.frames import rgb_to_gray
 from lnta.data.io.video import DecordReader, FolderReader, PyAVReader, open_video, write_video
 from lnta.errors import DataError
