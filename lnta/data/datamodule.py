@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from lnta.data.io.cache import build_cache, cache_path, open_cache
 from lnta.data.datasets import TestClips, TrainClips
+from lnta.data.download import download_hint
 from lnta.data.labels.known import check_known
 from lnta.data.labels.layouts import Layout, find_layout, label_file_source
 from lnta.data.order import EpochShuffle
@@ -60,7 +61,7 @@ class VideoDataModule(pl.LightningDataModule):
 
     def check_root(self) -> None:
         if not self.root.is_dir():
-            raise DataError(f"data.root={self.root}: folder not found")
+            raise DataError(f"data.root={self.root}: folder not found{download_hint(self.name, self.root)}")
 
     def layout(self) -> Layout:
         if self._layout is None:
