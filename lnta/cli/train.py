@@ -40,7 +40,8 @@ def train(cfg: DictConfig) -> dict | None:
     if resumed is not None:
         check_resumable(module, resumed, ckpt_path)
         del resumed
-    scorer = FrameScorer(str(output_dir))
+    scorer = FrameScorer(str(output_dir), extra_metrics={"precision": speed.precision,
+                                                         "trainer_precision": speed.trainer_precision})
     metrics = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4))
     trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision,
                                       callbacks=[*build_list(cfg.get("callbacks")), *metrics],

@@ -23,6 +23,7 @@ from lnta.deploy.overlay import OverlayWriter
 from lnta.report.plots import plot_score_timeline
 from lnta.metrics.protocol import minmax_anomaly_scores
 from lnta.deploy.stream import Source, find_sources, pick_device, score_frames
+from lnta.trainer.precision import apply_speed, precision_of, resolve_speed
 
 log = logging.getLogger("lnta.score")
 
@@ -40,7 +41,8 @@ class VideoScorer:
         trained = checkpoint[CONFIG_KEY]["data"]
         self.cfg, self.out = cfg, out
         self.device = pick_device(cfg.device)
-        self.model = module_from_checkpoint(checkpoint).model.eval().to(self.device)
+        self.speed = resolve_speed(precision_of(cfg.get("precision"), checkpoint[CONFIG_KEY]), self.device)
+        self.model = apply_speed(self.speed, module_from_checkpoint(checkpoint).model.eval().to(self.device))
         self.image_size, self.clip_len = trained["image_size"], trained["clip_len"]
         self.center = trained.get("center", REFERENCE_CENTER)
         self.stats = checkpoint.get(CALIBRATION_KEY)
@@ -59,7 +61,7 @@ class VideoScorer:
         frames, psnr, flagged_rows = [], [], []
         results = score_frames(self.model, source.frames(), image_size=self.image_size, clip_len=self.clip_len,
                                center=self.center, edges=self.cfg.edges, batch_size=self.cfg.batch_size,
-                               device=self.device, maps=overlay is not None)
+                               device=self.device, maps=overlay is not None, speed=self.speed)
         bar = tqdm(total=count, unit="frame", desc=source.name, disable=not self.cfg.progress, dynamic_ncols=True)
         try:
             for r in results:
@@ -111,8 +113,10 @@ def score(cfg: DictConfig) -> dict:
     checkpoint = load_checkpoint(cfg.ckpt_path)
     sources = find_sources(str(cfg.input), cfg.input_format)
     scorer = VideoScorer(cfg, checkpoint, out)
-    log.info("scoring %d video(s) on %s, edges=%s", len(sources), scorer.device, cfg.edges)
+    log.info("scoring %d video(s) on %s, edges=%s, precision=%s (%s)", len(sources), scorer.device, cfg.edges,
+             scorer.speed.precision, scorer.speed.trainer_precision)
     report = {"ckpt_path": str(Path(cfg.ckpt_path).resolve()), "edges": cfg.edges, "threshold": scorer.threshold,
+              "precision": scorer.speed.precision, "trainer_precision": scorer.speed.trainer_precision,
               "calibration": scorer.stats and {k: v for k, v in scorer.stats.items() if k != "psnr"}, "videos": {}}
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "scores.csv", "w", newline="", buffering=1) as f:  # line-buffered: readable while streaming

@@ -19,6 +19,7 @@ from lnta.data.io.frames import FRAME_SUFFIXES, frame_sort_key, list_frames, rea
 from lnta.data.transforms import to_unit
 from lnta.errors import ConfigError, DataError
 from lnta.metrics.protocol import frame_psnr
+from lnta.trainer.precision import Speed, autocast
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv")
 #: Edge rules: ``pad`` scores every frame (clips at the ends repeat the first/last frame);
@@ -142,10 +143,11 @@ class FrameResult:
 
 
 @torch.no_grad()
-def _score_batch(model, batch, center, device, maps) -> Iterator[FrameResult]:
+def _score_batch(model, batch, center, device, maps, speed) -> Iterator[FrameResult]:
     index, clips = zip(*batch)
     x = to_unit(torch.from_numpy(np.stack([np.stack(c) for c in clips])).unsqueeze(1).to(device))
-    y = model(x)
+    with autocast(speed, device):
+        y = model(x)
     psnr = frame_psnr(y, x, center).cpu().numpy()
     error = (y[:, 0, center].float() - x[:, 0, center]).abs().cpu().numpy() if maps else None
     for k, f in enumerate(index):
@@ -155,10 +157,12 @@ def _score_batch(model, batch, center, device, maps) -> Iterator[FrameResult]:
 
 def score_frames(model: torch.nn.Module, frames: Iterable[np.ndarray], *, image_size, clip_len: int,
                  center: int, edges: str = "pad", batch_size: int = 16, device="cpu",
-                 maps: bool = False) -> Iterator[FrameResult]:
+                 maps: bool = False, speed: Speed | None = None) -> Iterator[FrameResult]:
     """Per-frame PSNRs of a frame stream, yielded as soon as each batch of clips is computed.
 
     ``model`` is in eval mode on ``device``; frames are resized to ``image_size`` as in training.
+    ``speed`` (:func:`lnta.trainer.precision.resolve_speed`) sets the autocast, as in ``lnta.eval``;
+    None runs fp32.
     With ``maps`` each result also carries the scored frame and its reconstruction error map.
     """
     resized = (resize_gray(f[None], image_size)[0] for f in frames)
@@ -166,7 +170,7 @@ def score_frames(model: torch.nn.Module, frames: Iterable[np.ndarray], *, image_
     for item in scored_clips(resized, clip_len, center, edges):
         batch.append(item)
         if len(batch) == batch_size:
-            yield from _score_batch(model, batch, center, device, maps)
+            yield from _score_batch(model, batch, center, device, maps, speed)
             batch = []
     if batch:
-        yield from _score_batch(model, batch, center, device, maps)
+        yield from _score_batch(model, batch, center, device, maps, speed)

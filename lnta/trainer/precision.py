@@ -66,6 +66,23 @@ def resolve_speed(precision: str, device: torch.device | str) -> Speed:
                  cudnn_benchmark=cuda, tf32=cuda, eval_batch_scale=4 if cuda else 1)
 
 
+def precision_of(requested: str | None, trained: dict | None) -> str:
+    """The one precision rule of every command that runs a trained model (eval, score, the
+    end-of-training test): the requested knob, else the one stored with the checkpoint's run
+    config; a checkpoint without one (converted from the authors' code) gets ``exact``."""
+    if requested is not None:
+        return requested
+    return (trained or {}).get("precision") or "exact"
+
+
+def autocast(speed: Speed | None, device: torch.device | str):
+    """The autocast context of ``speed`` on ``device`` (bf16 where the knob resolved to
+    ``bf16-mixed``, else a no-op; None: fp32), as Lightning's precision plugin uses it in ``test_step``."""
+    device = torch.device(device)
+    bf16 = speed is not None and speed.trainer_precision == "bf16-mixed"
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
 def speed_from_config(cfg) -> Speed:
     """The settings of a run config's ``precision`` for its ``trainer.accelerator``."""
     return resolve_speed(cfg.precision, training_device(cfg.trainer.get("accelerator")))

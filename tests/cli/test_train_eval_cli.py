@@ -33,8 +33,11 @@ def test_train_writes_consistent_outputs(tmp_path, tiny, experiment):
     assert list((run / "checkpoints").glob("epoch*.ckpt"))
 
 
-def test_eval_reproduces_train_metrics(tmp_path, tiny):
-    run_cli("lnta.train", *tiny)
+@pytest.mark.parametrize("precision", ["exact", "fast"])
+def test_eval_reproduces_train_metrics(tmp_path, tiny, precision):
+    """lnta.eval re-tests a checkpoint in the precision it was trained with (on a native-bf16 CPU an
+    exact run must not be re-tested in bf16), records it, and reproduces the end-of-training AUC."""
+    run_cli("lnta.train", *tiny, f"precision={precision}")
     run = tmp_path / "run"
     ckpt = run / "checkpoints" / "last.ckpt"
     run_cli("lnta.eval", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'eval'}",
@@ -43,3 +46,5 @@ def test_eval_reproduces_train_metrics(tmp_path, tiny):
     evaluated = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert evaluated["auc_micro"] == pytest.approx(trained["auc_micro"], abs=1e-9)
     assert evaluated["n_frames_scored"] == trained["n_frames_scored"]
+    assert evaluated["precision"] == trained["precision"] == precision
+    assert evaluated["trainer_precision"] == trained["trainer_precision"]
