@@ -10,6 +10,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from lnta.callbacks.guards import check_finite_psnr
 from lnta.metrics.calibration import CALIBRATION_KEY, calibrated_metrics
 from lnta.data.sampling import scored_frames
 from lnta.errors import DataError
@@ -68,6 +69,7 @@ class FrameScorer(pl.Callback):
         videos, frames = data["video"].astype(np.int64), data["frame"].astype(np.int64)
         labels = np.array([labels_by_video[store.names[v]][f] for v, f in zip(videos, frames)], np.uint8)
         psnr = data["psnr"].astype(np.float64)
+        check_finite_psnr(psnr, store.names, videos, frames, self.extra_metrics.get("ckpt_path", str(self.output_dir)))
         scores = minmax_anomaly_scores(psnr, videos)
         metrics = frame_level_metrics(scores, labels, videos)
         metrics.update({"n_frames_scored": int(len(scores)), "protocol": REFERENCE_PROTOCOL,
