@@ -6,7 +6,6 @@ reloading it and comparing its reconstructions with the checkpoint's model.
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from lnta.metrics.calibration import CALIBRATION_KEY
 from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.errors import DataError
-from lnta.io import atomic_path
+from lnta.io import atomic_path, json_text
 
 log = logging.getLogger("lnta.export")
 
@@ -38,7 +37,7 @@ def export_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Path
     with torch.no_grad():
         traced = torch.jit.trace(model, example)
     with atomic_path(path) as tmp:
-        torch.jit.save(traced, str(tmp), _extra_files={METADATA: json.dumps(meta)})
+        torch.jit.save(traced, str(tmp), _extra_files={METADATA: json_text(meta)})
     loaded = torch.jit.load(str(path), map_location="cpu")
     check = torch.rand((2, *example.shape[1:]), generator=torch.Generator().manual_seed(0)) * 2 - 1
     with torch.no_grad():

@@ -62,7 +62,7 @@ def read_run(run: Path) -> dict:
     else:
         metrics = json.loads((run / "metrics.json").read_text())
         row.update(auc_last=metrics["auc_micro"], auc_oracle=float("nan"), oracle_epoch=None,
-                   pixel_auc_last=metrics.get("pixel_auc", float("nan")))
+                   pixel_auc_last=float("nan") if metrics.get("pixel_auc") is None else metrics["pixel_auc"])
     return row
 
 
