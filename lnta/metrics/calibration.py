@@ -52,13 +52,13 @@ def flagged_intervals(frames: np.ndarray, flagged: np.ndarray) -> list[list[int]
 
 
 def calibrated_metrics(psnr: np.ndarray, labels: np.ndarray, videos: np.ndarray, stats: dict,
-                       false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE) -> dict:
+                       false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE, names: list[str] | None = None) -> dict:
     """AUCs of the calibrated score, and what its threshold flags on labelled test frames."""
     scores = calibrated_scores(psnr, stats)
     threshold = threshold_for(stats, false_alarm_rate=false_alarm_rate)
     labels = np.asarray(labels).astype(bool)
     flagged = scores > threshold
-    auc = frame_level_metrics(scores, labels, videos)
+    auc = frame_level_metrics(scores, labels, videos, names)
     return {"score": "z = (mean - psnr) / std of normal training PSNRs; no per-video normalisation",
             "auc_micro": auc["auc_micro"], "auc_macro": auc["auc_macro"], "threshold": threshold,
             "target_false_alarm_rate": false_alarm_rate,

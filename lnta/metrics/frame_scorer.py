@@ -41,6 +41,24 @@ def gather_unique(pl_module, parts: list[dict], keys) -> dict[str, np.ndarray]:
     return {k: v[first] for k, v in out.items()}
 
 
+def check_both_classes(labels: np.ndarray, source: str) -> None:
+    """Refuse test labels of one class only: the frame-level (micro) AUC is undefined, not 0.5."""
+    if labels.size and 0 < int(np.sum(labels)) < labels.size:
+        return
+    kind = "anomalous (1)" if labels.size and labels.all() else "normal (0)"
+    raise DataError(f"{source}: all {labels.size} scored test frames are labelled {kind}; the frame-level AUC "
+                    "is undefined (it needs normal and anomalous frames); check the labels (data.labels)")
+
+
+def warn_single_class_videos(metrics: dict) -> None:
+    """Warn that single-class videos have no AUC (``null`` in metrics.json) and what macro averages."""
+    single = [name for name, auc in metrics["auc_per_video"].items() if np.isnan(auc)]
+    if single:
+        log.warning("%d test video(s) contain one class only (%s): their AUC is undefined (null in metrics.json); "
+                    "the macro AUC averages the other %d%s", len(single), ", ".join(single),
+                    metrics["auc_macro_videos"], " and is undefined too" if not metrics["auc_macro_videos"] else "")
+
+
 class FrameScorer(pl.Callback):
     """Owns the frame-level metric: gathers test PSNRs (across ranks, without duplicates),
     applies the reference protocol, logs the AUCs and writes ``metrics.json``, ``scores.csv``,
@@ -70,14 +88,16 @@ class FrameScorer(pl.Callback):
         labels = np.array([labels_by_video[store.names[v]][f] for v, f in zip(videos, frames)], np.uint8)
         psnr = data["psnr"].astype(np.float64)
         check_finite_psnr(psnr, store.names, videos, frames, self.extra_metrics.get("ckpt_path", str(self.output_dir)))
+        check_both_classes(labels, getattr(dm, "label_info", {}).get("labels_file", f"the {dm.name} test labels"))
         scores = minmax_anomaly_scores(psnr, videos)
-        metrics = frame_level_metrics(scores, labels, videos)
+        metrics = frame_level_metrics(scores, labels, videos, store.names)
+        warn_single_class_videos(metrics)
         metrics.update({"n_frames_scored": int(len(scores)), "protocol": REFERENCE_PROTOCOL,
                         "dataset": dm.name, **getattr(dm, "label_info", {}), "epoch": int(trainer.current_epoch),
                         "global_step": int(trainer.global_step), **self.extra_metrics})
         stats = getattr(pl_module, CALIBRATION_KEY, None)
         if stats:
-            metrics["calibrated"] = calibrated_metrics(psnr, labels, videos, stats)
+            metrics["calibrated"] = calibrated_metrics(psnr, labels, videos, stats, names=store.names)
         self.metrics = metrics
         self.frames = {"video": videos, "frame": frames, "psnr": psnr, "score": scores, "label": labels,
                        "names": store.names}  # for dashboards

@@ -56,9 +56,15 @@ def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.r_[0, fp / max(fp[-1], 1)], np.r_[0, tp / max(tp[-1], 1)]
 
 
-def frame_level_metrics(scores: np.ndarray, labels: np.ndarray, videos: np.ndarray) -> dict:
-    """Micro AUC over all frames, macro AUC over the videos that contain both classes."""
-    per_video = {str(v): roc_auc(scores[videos == v], labels[videos == v]) for v in np.unique(videos)}
+def frame_level_metrics(scores: np.ndarray, labels: np.ndarray, videos: np.ndarray,
+                        names: list[str] | None = None) -> dict:
+    """Micro AUC over all frames, macro AUC over the videos that contain both classes.
+
+    ``auc_per_video`` is keyed by video name (``names[v]`` for video index ``v``; the index as a
+    string without ``names``); a single-class video's AUC is NaN (written as ``null``).
+    """
+    per_video = {(names[int(v)] if names is not None else str(v)): roc_auc(scores[videos == v], labels[videos == v])
+                 for v in np.unique(videos)}
     defined = [a for a in per_video.values() if not np.isnan(a)]
     return {
         "auc_micro": roc_auc(scores, labels),

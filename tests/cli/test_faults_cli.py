@@ -1,10 +1,13 @@
 """Faults of issue 13 through the real CLI: diverged weights, concurrent runs, full disks, bad
 checkpoints, kill-and-resume curves, atomic score outputs, undefined AUCs, threshold calibration."""
+import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
+from lnta.data.synthetic import SyntheticSpec, generate
 from tests.conftest import run_cli, tiny_overrides
 
 pytestmark = pytest.mark.slow
@@ -52,3 +55,43 @@ def test_test_refuses_non_finite_psnrs(tmp_path, trained):
     line = one_error(result)
     assert f"{broken}: 50 of 50 frames have a non-finite PSNR (first: video 01 frame 8, nan)" in line
     assert not (tmp_path / "eval" / "metrics.json").exists()
+
+
+# --- 5, 6, 21: metrics.json keyed by name, strict JSON, undefined AUCs --------------------------
+
+def _strict_json(path):
+    def refuse(name):
+        raise AssertionError(f"{path}: bare {name} is not JSON")
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def _data_with_labels(root, second_video_label=None, all_normal=False):
+    """Tiny synthetic data whose test labels are edited: video 02 of one class, or every frame normal."""
+    generate(root, SyntheticSpec(size=32, train_videos=2, test_videos=2, frames_per_video=40))
+    labels = np.load(root / "frame_labels_synthetic.npy")
+    if second_video_label is not None:
+        labels[:, 40:] = second_video_label
+    if all_normal:
+        labels[:] = 0
+    np.save(root / "frame_labels_synthetic.npy", labels)
+    return root
+
+
+def test_single_class_video_is_null_in_strict_json_keyed_by_name(tmp_path):
+    root = _data_with_labels(tmp_path / "synthetic", second_video_label=0)
+    run = tmp_path / "run"
+    result = run_cli("lnta.train", *tiny_overrides(tmp_path, run))
+    metrics = _strict_json(run / "metrics.json")
+    assert set(metrics["auc_per_video"]) == {"01", "02"}  # the names of scores.csv, not positions
+    assert metrics["auc_per_video"]["02"] is None and metrics["auc_macro_videos"] == 1
+    assert metrics["auc_macro"] == metrics["auc_per_video"]["01"]
+    assert "1 test video(s) contain one class only (02)" in result.stdout + result.stderr
+    assert root.is_dir()
+
+
+def test_all_normal_test_labels_are_one_line(tmp_path):
+    _data_with_labels(tmp_path / "synthetic", all_normal=True)
+    run = tmp_path / "run"
+    line = one_error(run_cli("lnta.train", *tiny_overrides(tmp_path, run), check=False))
+    assert "frame_labels_synthetic.npy: all 50 scored test frames are labelled normal (0)" in line
+    assert "AUC is undefined" in line and not (run / "metrics.json").exists()

@@ -63,6 +63,6 @@ def test_macro_skips_single_class_videos():
     scores = np.array([0.1, 0.9, 0.5, 0.6])
     labels = np.array([0, 1, 0, 0])
     videos = np.array([0, 0, 1, 1])
-    m = frame_level_metrics(scores, labels, videos)
+    m = frame_level_metrics(scores, labels, videos, ["Test001", "Test002"])
     assert m["auc_macro_videos"] == 1 and m["auc_macro"] == 1.0
-    assert np.isnan(m["auc_per_video"]["1"])
+    assert m["auc_per_video"]["Test001"] == 1.0 and np.isnan(m["auc_per_video"]["Test002"])  # keyed by name
