@@ -62,10 +62,13 @@ class LNTAModule(pl.LightningModule):
         n = len(kinds)
         self.log("train/loss", loss, prog_bar=True, batch_size=n)
         self.log("train/pseudo_fraction", pseudo.float().mean(), batch_size=n)
-        if (~pseudo).any():
-            self.log("train/loss_normal", per_sample[~pseudo].mean(), batch_size=int((~pseudo).sum()))
-        if pseudo.any():
-            self.log("train/loss_pseudo", per_sample[pseudo].mean(), batch_size=int(pseudo.sum()))
+        # Logged at every step, NaN (an empty cell in csv/metrics.csv) when the batch has no such
+        # sample: a metric logged only sometimes would repeat its stale value at the other steps.
+        nan = per_sample.new_tensor(float("nan"))
+        groups = {"normal": ~pseudo, **({"pseudo": pseudo} if self.anomalies else {})}
+        for name, sel in groups.items():
+            self.log(f"train/loss_{name}", per_sample[sel].mean() if sel.any() else nan,
+                     batch_size=max(int(sel.sum()), 1))
         for k, anomaly in enumerate(self.anomalies):
             if len(self.anomalies) > 1:
                 self.log(f"train/fraction_{anomaly.name}", (kinds == k).float().mean(), batch_size=n)

@@ -1,5 +1,6 @@
 """Faults of issue 13 through the real CLI: diverged weights, concurrent runs, full disks, bad
 checkpoints, kill-and-resume curves, atomic score outputs, undefined AUCs, threshold calibration."""
+import csv
 import json
 import math
 
@@ -95,3 +96,46 @@ def test_all_normal_test_labels_are_one_line(tmp_path):
     line = one_error(run_cli("lnta.train", *tiny_overrides(tmp_path, run), check=False))
     assert "frame_labels_synthetic.npy: all 50 scored test frames are labelled normal (0)" in line
     assert "AUC is undefined" in line and not (run / "metrics.json").exists()
+
+
+# --- 7, 16: truthful training curves that survive a resume ---------------------------------------
+
+RESUMABLE = ["trainer.max_steps=-1", "trainer.max_epochs=2", "trainer.limit_train_batches=4",
+             "trainer.log_every_n_steps=1", "anomaly=skip", "anomaly.p=0.5", "seed=7"]
+
+
+def _csv_rows(run):
+    with open(run / "csv" / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_pseudo_loss_is_empty_at_steps_without_pseudo_anomalies(tmp_path):
+    run = tmp_path / "run"
+    run_cli("lnta.train", *tiny_overrides(tmp_path, run), "trainer.max_steps=8", "trainer.log_every_n_steps=1",
+            "anomaly=skip", "anomaly.p=0.2")
+    train = [r for r in _csv_rows(run) if r["train/loss"]]
+    assert len(train) == 8
+    none = [r for r in train if float(r["train/pseudo_fraction"]) == 0]
+    some = [r for r in train if float(r["train/pseudo_fraction"]) > 0]
+    assert none and some  # this seed draws both kinds of batch
+    assert all(r["train/loss_pseudo"] == "" for r in none)  # not the stale value of an earlier step
+    assert all(r["train/loss_pseudo"] != "" for r in some)
+
+
+def test_kill_and_resume_keeps_every_curve_row_once(tmp_path):
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    run_cli("lnta.train", *tiny_overrides(tmp_path, reference), *RESUMABLE)
+    every2 = "callbacks.step_checkpoint.every_n_train_steps=2"  # the kill loses a logged step: it is logged again
+    kill = ["+callbacks.kill._target_=tests.helpers.faults.KillAtStep", "+callbacks.kill.step=7"]
+    assert run_cli("lnta.train", *tiny_overrides(tmp_path, killed), *RESUMABLE, every2, *kill,
+                   check=False).returncode == -9
+    assert [r["step"] for r in _csv_rows(killed)] == [str(s) for s in range(7)]
+    run_cli("lnta.train", *tiny_overrides(tmp_path, killed), *RESUMABLE, every2)
+    assert _csv_rows(killed) == _csv_rows(reference)  # the rows before the kill are kept, none twice
+    # a failed re-run in the run dir (here: extended, then its loss turns NaN) keeps the curves too
+    before = _csv_rows(killed)
+    poison = ["+callbacks.poison._target_=tests.helpers.faults.PoisonAtStep", "+callbacks.poison.step=9"]
+    result = run_cli("lnta.train", *tiny_overrides(tmp_path, killed), *RESUMABLE, every2, "trainer.max_epochs=3",
+                     *poison, check=False)
+    assert "the training loss is nan" in one_error(result)
+    assert _csv_rows(killed)[:len(before)] == before
