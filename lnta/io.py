@@ -1,24 +1,76 @@
-"""Atomic file writes: a crash never leaves a truncated file that a later run would trust."""
+"""Atomic file writes: a crash never leaves a truncated file that a later run would trust.
+
+Files written here get the mode an ordinary ``open`` would give them (``0o666`` less the umask),
+not the ``0o600`` of :func:`tempfile.mkstemp`; a full disk is one line naming the file.
+"""
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from lnta.errors import LntaError
+
+#: Error numbers that mean the file system is full (or the user's quota is).
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+class NoSpaceLeft(LntaError):
+    """The disk (or quota) filled up while an output was written; the previous file is unchanged."""
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _disk_full(exc: BaseException, folder: Path) -> bool:
+    """Whether ``exc`` means that ``folder``'s file system is full. ``torch.save`` reports a failed
+    write as a RuntimeError ("unexpected pos"), so a write error on a (nearly) full disk counts too."""
+    if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+        return True
+    if isinstance(exc, (OSError, RuntimeError)):
+        try:
+            return shutil.disk_usage(folder).free < 1 << 20
+        except OSError:
+            return False
+    return False
+
 
 @contextmanager
 def atomic_path(path: Path):
-    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds.
+
+    The new file gets mode ``0o666 & ~umask``. A full disk raises :class:`NoSpaceLeft` naming
+    ``path``; the temporary file is removed and the previous ``path`` is unchanged either way.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
+    except Exception as exc:
+        if _disk_full(exc, path.parent):
+            raise NoSpaceLeft(f"{path}: no space left on device while writing it; the previous version is "
+                              "unchanged; free some space (or choose another output dir) and run again") from None
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -27,6 +79,35 @@ def atomic_path(path: Path):
 def write_text(path: Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+@contextmanager
+def staged_outputs(out: Path, last: tuple[str, ...] = ()):
+    """Write a command's set of outputs as one: yield an empty staging folder inside ``out``; when
+    the block succeeds, each of its top-level files and folders replaces the one of the same name
+    in ``out`` (a folder as a whole, so no file of an older set survives inside it), the names in
+    ``last`` at the end (the set's completion marker). If the block fails, the staging folder is
+    removed and ``out`` keeps the previous complete set.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=out, prefix=".staging-"))
+    os.chmod(stage, 0o777 & ~current_umask())
+    try:
+        yield stage
+        entries = sorted(stage.iterdir(), key=lambda p: (p.name in last, last.index(p.name) if p.name in last else 0,
+                                                         p.name))
+        for entry in entries:
+            target = out / entry.name
+            if entry.is_dir() and target.is_dir():
+                old = Path(tempfile.mkdtemp(dir=out, prefix=f".old-{entry.name}-"))
+                os.replace(target, old / entry.name)
+                os.replace(entry, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(entry, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def json_safe(data):

@@ -120,3 +120,15 @@ def check_eval_config(cfg: DictConfig) -> None:
     """The eval CLI's own rule (the checkpoint file itself is checked by :func:`lnta.trainer.checkpoint.load_checkpoint`)."""
     if OmegaConf.is_missing(cfg, "ckpt_path"):
         raise ConfigError("ckpt_path is required: python -m lnta.eval ckpt_path=path/to/last.ckpt (or a run folder)")
+
+
+def positive_integer(key: str, value) -> int:
+    """An integer >= 1 (a count such as a batch size)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ConfigError(f"{key}={value}: expected an integer >= 1")
+    return int(value)
+
+
+def check_score_config(cfg: DictConfig) -> None:
+    """``lnta.score`` and ``lnta.calibrate``: the numeric settings they share."""
+    positive_integer("batch_size", cfg.get("batch_size"))

@@ -17,13 +17,15 @@ from tqdm import tqdm
 from lnta.metrics.calibration import CALIBRATION_KEY, calibrated_scores, flagged_intervals, threshold_for
 from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
 from lnta.data.sampling import REFERENCE_CENTER
-from lnta.errors import ConfigError
-from lnta.io import write_json
+from lnta.callbacks.guards import check_finite_psnr
+from lnta.errors import ConfigError, DataError
+from lnta.io import staged_outputs, write_json
 from lnta.deploy.overlay import OverlayWriter
 from lnta.report.plots import plot_score_timeline
 from lnta.metrics.protocol import minmax_anomaly_scores
 from lnta.deploy.stream import Source, find_sources, pick_device, score_frames
 from lnta.trainer.precision import apply_speed, precision_of, resolve_speed
+from lnta.validate import check_score_config
 
 log = logging.getLogger("lnta.score")
 
@@ -59,7 +61,14 @@ class VideoScorer:
         overlay = (OverlayWriter(self.out / "overlay", source.name, self.cfg.overlay, fps, self.cfg.heatmap_max)
                    if self.cfg.overlay else None)
         frames, psnr, flagged_rows = [], [], []
-        results = score_frames(self.model, source.frames(), image_size=self.image_size, clip_len=self.clip_len,
+        read = [0]
+
+        def counted():
+            for frame in source.frames():
+                read[0] += 1
+                yield frame
+
+        results = score_frames(self.model, counted(), image_size=self.image_size, clip_len=self.clip_len,
                                center=self.center, edges=self.cfg.edges, batch_size=self.cfg.batch_size,
                                device=self.device, maps=overlay is not None, speed=self.speed)
         bar = tqdm(total=count, unit="frame", desc=source.name, disable=not self.cfg.progress, dynamic_ncols=True)
@@ -81,9 +90,12 @@ class VideoScorer:
             bar.close()
             if overlay:
                 overlay.close()
+        if read[0] == 0:
+            raise DataError(f"{source.path}: no frame could be read (an empty file, or not a video)")
         return self._finish(source, writer, np.array(frames), np.array(psnr), flagged_rows, fps)
 
     def _finish(self, source, writer, frames, psnr, flagged, fps) -> dict:
+        check_finite_psnr(psnr, [source.name], np.zeros(len(psnr), np.int64), frames, f"ckpt_path={self.cfg.ckpt_path}")
         if len(frames) == 0:
             log.warning("%s: no frame scored (fewer than %d frames with edges=drop?)", source.name, self.clip_len)
             return {"frames_scored": 0, "intervals": []}
@@ -109,6 +121,7 @@ class VideoScorer:
 
 def score(cfg: DictConfig) -> dict:
     """Score every video that ``cfg.input`` names with ``cfg.ckpt_path``; returns flagged.json's content."""
+    check_score_config(cfg)
     out = Path(cfg.paths.output_dir)
     checkpoint = load_checkpoint(cfg.ckpt_path)
     sources = find_sources(str(cfg.input), cfg.input_format)
@@ -118,12 +131,15 @@ def score(cfg: DictConfig) -> dict:
     report = {"ckpt_path": str(Path(cfg.ckpt_path).resolve()), "edges": cfg.edges, "threshold": scorer.threshold,
               "precision": scorer.speed.precision, "trainer_precision": scorer.speed.trainer_precision,
               "calibration": scorer.stats and {k: v for k, v in scorer.stats.items() if k != "psnr"}, "videos": {}}
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "scores.csv", "w", newline="", buffering=1) as f:  # line-buffered: readable while streaming
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        for source in sources:
-            report["videos"][source.name] = scorer.score(source, writer)
-    write_json(out / "flagged.json", report)
+    with staged_outputs(out, last=("scores.csv", "flagged.json")) as stage:  # all or nothing, see docs/scoring.md
+        scorer.out = stage
+        if cfg.stream:
+            log.info("streaming rows to %s (moved to %s when every input is scored)", stage / "scores.csv", out)
+        with open(stage / "scores.csv", "w", newline="", buffering=1) as f:  # line-buffered: readable while streaming
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(CSV_COLUMNS)
+            for source in sources:
+                report["videos"][source.name] = scorer.score(source, writer)
+        write_json(stage / "flagged.json", report)
     log.info("wrote %s", out)
     return report

@@ -3,6 +3,7 @@ checkpoints, kill-and-resume curves, atomic score outputs, undefined AUCs, thres
 import csv
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -139,3 +140,46 @@ def test_kill_and_resume_keeps_every_curve_row_once(tmp_path):
                      *poison, check=False)
     assert "the training loss is nan" in one_error(result)
     assert _csv_rows(killed)[:len(before)] == before
+
+
+# --- 18, 23: lnta.score writes its outputs as one set; bad settings are refused --------------------
+
+def _outputs(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and not p.relative_to(folder).as_posix().startswith((".hydra", "score.log"))}
+
+
+def test_score_failure_leaves_the_earlier_complete_set(tmp_path, trained):
+    ckpt = trained / "run" / "checkpoints" / "last.ckpt"
+    videos = tmp_path / "videos"
+    shutil.copytree(trained / "synthetic" / "testing" / "frames", videos / "a")  # frame folders 01, 02
+    out = tmp_path / "out"
+    common = [f"ckpt_path={ckpt}", "progress=false", f"hydra.run.dir={out}"]
+    run_cli("lnta.score", *common, f"input={videos / 'a'}")
+    earlier = _outputs(out)
+    assert {"scores.csv", "flagged.json", "plots/01.png", "plots/02.png"} <= set(earlier)
+    # the second input of the new invocation is not a video: nothing of the earlier set changes
+    (videos / "b").mkdir()
+    shutil.copytree(videos / "a" / "01", videos / "b" / "01")
+    (videos / "b" / "02.avi").write_bytes(b"not a video at all")
+    line = one_error(run_cli("lnta.score", *common, f"input={videos / 'b'}", check=False))
+    assert f"{videos / 'b' / '02.avi'}: cannot open as a video" in line
+    assert _outputs(out) == earlier
+    assert not [p for p in out.iterdir() if p.name.startswith((".staging", ".old"))]
+
+
+def test_score_empty_video_is_an_error_not_a_header_only_csv(tmp_path, trained):
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"")
+    out = tmp_path / "out"
+    line = one_error(run_cli("lnta.score", f"ckpt_path={trained / 'run' / 'checkpoints' / 'last.ckpt'}",
+                             f"input={empty}", f"hydra.run.dir={out}", check=False))
+    assert str(empty) in line
+    assert not (out / "scores.csv").exists() and not (out / "flagged.json").exists()
+
+
+def test_score_batch_size_zero_is_refused(tmp_path, trained):
+    line = one_error(run_cli("lnta.score", f"ckpt_path={trained / 'run' / 'checkpoints' / 'last.ckpt'}",
+                             f"input={trained / 'synthetic' / 'testing' / 'frames' / '01'}", "batch_size=0",
+                             f"hydra.run.dir={tmp_path / 'out'}", check=False))
+    assert line == "error: batch_size=0: expected an integer >= 1"
