@@ -13,6 +13,7 @@ from hydra.errors import CompactHydraException, InstantiationException, MissingC
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from lnta.cli.rundir import guard_run_dir
 from lnta.errors import ConfigError, LntaError
 
 if TYPE_CHECKING:  # torch stays unimported until a command runs
@@ -88,11 +89,12 @@ def clear_errors(entry):
 
 def entry_point(config_name: str):
     """``hydra.main`` over ``conf/<config_name>.yaml`` with :func:`clear_errors` outside (Hydra's
-    composition errors) and inside (errors of the task, before Hydra reports them)."""
+    composition errors) and inside (errors of the task, before Hydra reports them); the task holds
+    its run dir's lock (:func:`lnta.cli.rundir.guard_run_dir`)."""
 
     def decorate(task):
         return clear_errors(hydra.main(version_base="1.3", config_path=str(CONF_DIR),
-                                       config_name=config_name)(clear_errors(task)))
+                                       config_name=config_name)(clear_errors(guard_run_dir(task))))
 
     return decorate
 

@@ -3,14 +3,18 @@ checkpoints, kill-and-resume curves, atomic score outputs, undefined AUCs, thres
 import csv
 import json
 import math
+import os
 import shutil
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 import torch
 
 from lnta.data.synthetic import SyntheticSpec, generate
-from tests.conftest import run_cli, tiny_overrides
+from tests.conftest import REPO, run_cli, tiny_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -183,3 +187,59 @@ def test_score_batch_size_zero_is_refused(tmp_path, trained):
                              f"input={trained / 'synthetic' / 'testing' / 'frames' / '01'}", "batch_size=0",
                              f"hydra.run.dir={tmp_path / 'out'}", check=False))
     assert line == "error: batch_size=0: expected an integer >= 1"
+
+
+# --- 3, 23: one run per run dir; .hydra/ of older results kept --------------------------------------
+
+def _popen_cli(module, *overrides):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    return subprocess.Popen([sys.executable, "-m", module, *overrides], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_second_run_in_a_busy_run_dir_is_refused(tmp_path):
+    run = tmp_path / "run"
+    reached, proceed = tmp_path / "reached", tmp_path / "proceed"
+    pause = ["+callbacks.pause._target_=tests.helpers.faults.PauseAtStep", "+callbacks.pause.step=1",
+             f"+callbacks.pause.reached={reached}", f"+callbacks.pause.proceed={proceed}"]
+    first = _popen_cli("lnta.train", *tiny_overrides(tmp_path, run), *pause)
+    try:
+        deadline = time.monotonic() + 300
+        while not reached.exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert reached.exists(), first.communicate()
+        config = (run / ".hydra" / "config.yaml").read_bytes()
+        second = run_cli("lnta.train", *tiny_overrides(tmp_path, run), "seed=1", check=False)
+        line = one_error(second)
+        assert line.startswith(f"error: hydra.run.dir={run}: in use by another lnta run (pid {first.pid} on ")
+        assert (run / ".hydra" / "config.yaml").read_bytes() == config  # the refused run changed nothing
+    finally:
+        proceed.touch()
+        out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err[-3000:]
+    assert (run / "metrics.json").is_file() and not (run / ".lnta.lock").exists()
+
+
+def test_lock_of_a_killed_run_is_taken_over_and_auto_resume_works(tmp_path):
+    run = tmp_path / "run"
+    resumable = ["trainer.max_steps=4", "callbacks.step_checkpoint.every_n_train_steps=1"]
+    kill = ["+callbacks.kill._target_=tests.helpers.faults.KillAtStep", "+callbacks.kill.step=2"]
+    assert run_cli("lnta.train", *tiny_overrides(tmp_path, run), *resumable, *kill, check=False).returncode == -9
+    assert (run / ".lnta.lock").is_file()  # SIGKILL: no cleanup ran
+    result = run_cli("lnta.train", *tiny_overrides(tmp_path, run), *resumable)
+    assert "taking over the lock of pid" in result.stdout + result.stderr
+    assert "resuming from" in result.stdout + result.stderr
+    assert json.loads((run / "metrics.json").read_text())["global_step"] == 4
+    assert not (run / ".lnta.lock").exists()
+
+
+def test_failed_invocation_keeps_the_older_hydra_config(tmp_path, trained):
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    before = {p.name: p.read_bytes() for p in (run / ".hydra").iterdir()}
+    result = run_cli("lnta.train", *tiny_overrides(trained, run), "anomaly=patch", "anomaly.p=1.5", check=False)
+    assert "anomaly.p=1.5" in one_error(result)
+    assert {p.name: p.read_bytes() for p in (run / ".hydra").iterdir()} == before
+    # a successful invocation replaces it (here: re-testing the finished run with a new seed)
+    run_cli("lnta.train", *tiny_overrides(trained, run), "seed=3")
+    assert "seed: 3" in (run / ".hydra" / "config.yaml").read_text()

@@ -30,3 +30,20 @@ class PoisonAtStep(pl.Callback):
             with torch.no_grad():
                 for p in pl_module.parameters():
                     p.fill_(math.nan)
+
+
+class PauseAtStep(pl.Callback):
+    """Before optimizer step ``step``: create the file ``reached``, then wait (at most ``timeout`` s)
+    until the file ``proceed`` exists. Holds a run in mid-training while a test does something else."""
+
+    def __init__(self, step: int, reached: str, proceed: str, timeout: float = 300):
+        self.step, self.reached, self.proceed, self.timeout = step, reached, proceed, timeout
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            import time
+            from pathlib import Path
+            Path(self.reached).touch()
+            deadline = time.monotonic() + self.timeout
+            while not Path(self.proceed).exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
