@@ -5,6 +5,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -243,3 +244,30 @@ def test_failed_invocation_keeps_the_older_hydra_config(tmp_path, trained):
     # a successful invocation replaces it (here: re-testing the finished run with a new seed)
     run_cli("lnta.train", *tiny_overrides(trained, run), "seed=3")
     assert "seed: 3" in (run / ".hydra" / "config.yaml").read_text()
+
+
+# --- 11: a full disk while a checkpoint is written ------------------------------------------------
+
+def test_full_disk_during_checkpoint_is_one_line_and_keeps_the_previous_last_ckpt(tmp_path):
+    run = tmp_path / "run"
+    full = ["+callbacks.full._target_=tests.helpers.faults.DiskFullAtStep", "+callbacks.full.step=2"]
+    result = run_cli("lnta.train", *tiny_overrides(tmp_path, run), "trainer.max_steps=4",
+                     "callbacks.step_checkpoint.every_n_train_steps=1", *full, check=False)
+    last = run / "checkpoints" / "last.ckpt"
+    assert one_error(result).startswith(f"error: {last}: no space left on device")
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 2  # the step before
+    assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt"]  # no temporary file left
+
+
+def test_outputs_respect_the_umask(tmp_path, trained):
+    out = tmp_path / "out"
+    old = os.umask(0o022)  # the child inherits it
+    try:
+        run_cli("lnta.score", f"ckpt_path={trained / 'run' / 'checkpoints' / 'last.ckpt'}", "progress=false",
+                f"input={trained / 'synthetic' / 'testing' / 'frames' / '01'}", f"hydra.run.dir={out}")
+    finally:
+        os.umask(old)
+    modes = {p: stat.S_IMODE((out / p).stat().st_mode) for p in ("scores.csv", "flagged.json", "plots/01.png",
+                                                                  "plots", ".hydra/config.yaml")}
+    assert modes == {"scores.csv": 0o644, "flagged.json": 0o644, "plots/01.png": 0o644, "plots": 0o755,
+                     ".hydra/config.yaml": 0o644}

@@ -47,3 +47,22 @@ class PauseAtStep(pl.Callback):
             deadline = time.monotonic() + self.timeout
             while not Path(self.proceed).exists() and time.monotonic() < deadline:
                 time.sleep(0.1)
+
+
+class DiskFullAtStep(pl.Callback):
+    """From optimizer step ``step`` on, every ``torch.save`` writes a few bytes and then fails with
+    ``OSError(ENOSPC)``, as on a file system that just filled up."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            import errno
+
+            def full(obj, f, *args, **kwargs):
+                with open(f, "wb") as out:
+                    out.write(b"PK\x03\x04 partial")
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+            torch.save = full

@@ -1,10 +1,14 @@
 """lnta.io: strict JSON (null for undefined numbers), atomic writes."""
+import errno
 import json
 import math
+import os
+import stat
 
 import numpy as np
+import pytest
 
-from lnta.io import json_text, write_json
+from lnta.io import NoSpaceLeft, atomic_path, json_text, staged_outputs, write_json, write_text
 
 
 def _strict(text):
@@ -24,3 +28,54 @@ def test_undefined_numbers_are_null_at_any_depth(tmp_path):
 
 def test_text_is_stable_and_ends_with_a_newline():
     assert json_text({"b": 1, "a": (1, 2)}) == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": 1\n}\n'
+
+
+def test_full_disk_is_one_line_naming_the_file_and_keeps_the_old_one(tmp_path):
+    target = tmp_path / "last.ckpt"
+    target.write_bytes(b"the previous checkpoint")
+    with pytest.raises(NoSpaceLeft, match=f"{target}: no space left on device"):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half of the new")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert target.read_bytes() == b"the previous checkpoint"
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left
+
+
+def test_other_errors_pass_through(tmp_path):
+    with pytest.raises(ValueError):
+        with atomic_path(tmp_path / "x"):
+            raise ValueError("a bug")
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_respect_the_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+        with staged_outputs(tmp_path / "out") as stage:
+            (stage / "plots").mkdir()
+            (stage / "plots" / "p.png").write_bytes(b"png")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "out" / "plots").stat().st_mode) == mode | 0o111 & ~umask
+
+
+def test_staged_outputs_replace_as_a_set_or_not_at_all(tmp_path):
+    out = tmp_path / "out"
+    with staged_outputs(out) as stage:
+        (stage / "scores.csv").write_text("old")
+        (stage / "plots").mkdir()
+        (stage / "plots" / "gone.png").write_text("old plot")
+    with pytest.raises(RuntimeError):
+        with staged_outputs(out) as stage:
+            (stage / "scores.csv").write_text("new, half")
+            raise RuntimeError("killed")
+    assert (out / "scores.csv").read_text() == "old" and (out / "plots" / "gone.png").is_file()
+    with staged_outputs(out) as stage:
+        (stage / "scores.csv").write_text("new")
+        (stage / "plots").mkdir()
+        (stage / "plots" / "new.png").write_text("new plot")
+    assert (out / "scores.csv").read_text() == "new"
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["new.png"]  # the folder replaced as a whole
+    assert sorted(p.name for p in out.iterdir()) == ["plots", "scores.csv"]
