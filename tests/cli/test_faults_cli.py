@@ -271,3 +271,39 @@ def test_outputs_respect_the_umask(tmp_path, trained):
                                                                   "plots", ".hydra/config.yaml")}
     assert modes == {"scores.csv": 0o644, "flagged.json": 0o644, "plots/01.png": 0o644, "plots": 0o755,
                      ".hydra/config.yaml": 0o644}
+
+
+# --- 17: a bad last.ckpt on auto-resume ------------------------------------------------------------
+
+def _snapshot(run):
+    return {p.relative_to(run).as_posix(): p.read_bytes() for p in run.rglob("*") if p.is_file() and p.suffix != ".log"}
+
+
+def _truncate(last):
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+
+
+def _empty(last):
+    last.write_bytes(b"")
+
+
+BAD_LAST = {  # name: (how to break last.ckpt, extra overrides, what the error line must say after the path)
+    "truncated": (_truncate, [], "not a readable lnta checkpoint"),
+    "empty": (_empty, [], "not a readable lnta checkpoint"),
+    "width mismatch": (None, ["model.width=0.25"], "has shape"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LAST))
+def test_bad_last_ckpt_on_auto_resume_is_one_line_and_the_run_dir_is_untouched(tmp_path, trained, case):
+    breaker, extra, expected = BAD_LAST[case]
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    last = run / "checkpoints" / "last.ckpt"
+    if breaker:
+        breaker(last)
+    before = _snapshot(run)
+    assert "csv/metrics.csv" in before
+    line = one_error(run_cli("lnta.train", *tiny_overrides(trained, run), *extra, check=False))
+    assert line.startswith(f"error: ckpt_path={last}: ") and expected in line, line
+    assert _snapshot(run) == before  # curves, config, results: nothing rewritten or deleted
