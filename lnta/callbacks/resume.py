@@ -76,9 +76,15 @@ class ResumeState(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.position = {"epoch": trainer.current_epoch, "done": (batch_idx + 1) * len(batch["clip"])}
+        self._batches = batch_idx + 1
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self.position = {"epoch": trainer.current_epoch + 1, "done": 0}
+        # An epoch that ended early (trainer.max_steps) counts as finished for Lightning: record where
+        # it stopped, so that extending the run is refused instead of skipping the rest of it.
+        cut = getattr(self, "_batches", 0) < trainer.num_training_batches < float("inf")
+        self.position = {"epoch": trainer.current_epoch + 1, "done": 0,
+                         **({"cut_epoch": trainer.current_epoch, "cut_done": self.position["done"]} if cut else {})}
+        self._batches = 0
 
     def state_dict(self) -> dict:
         return {"rng": capture_rng(), **self.position}

@@ -38,7 +38,7 @@ def train(cfg: DictConfig) -> dict | None:
                         optimizer=hydra.utils.instantiate(cfg.optimizer))
     attach_config(module, OmegaConf.to_container(cfg, resolve=True))
     if resumed is not None:
-        check_resumable(module, resumed, ckpt_path)
+        check_resumable(module, resumed, ckpt_path, cfg.trainer.get("max_steps"))
         del resumed
     scorer = FrameScorer(str(output_dir), extra_metrics={"precision": speed.precision,
                                                          "trainer_precision": speed.trainer_precision})

@@ -94,9 +94,43 @@ def load_checkpoint(path: str | Path) -> dict:
     return checkpoint
 
 
-def check_resumable(module: LNTAModule, checkpoint: dict, path) -> None:
+def resume_state(checkpoint: dict) -> dict:
+    """What :class:`~lnta.callbacks.resume.ResumeState` stored in ``checkpoint`` ({} if nothing)."""
+    for key, value in (checkpoint.get("callbacks") or {}).items():
+        if str(key).startswith("ResumeState") and isinstance(value, dict):
+            return value
+    return {}
+
+
+def trained_position(checkpoint: dict) -> tuple[int, int]:
+    """``(epoch, global_step)`` of the weights in ``checkpoint``: the 0-based epoch they were trained
+    in (the last completed one at an epoch boundary) and the optimizer steps taken, as training
+    records them in ``metrics.json``. Lightning's own ``epoch`` field counts completed epochs at an
+    epoch end, one more than this; it is the fallback for checkpoints without our resume state."""
+    state, step = resume_state(checkpoint), int(checkpoint.get("global_step", 0))
+    if "epoch" in state and "done" in state:
+        return max(int(state["epoch"]) - (0 if state["done"] else 1), 0), step
+    return int(checkpoint.get("epoch", 0)), step
+
+
+def check_extension(checkpoint: dict, path, max_steps: int | None) -> None:
+    """Refuse to train on from a run that ``trainer.max_steps`` stopped in the middle of an epoch:
+    Lightning would start the next epoch and skip the rest of the cut one, so the extended run would
+    not be the run that a larger ``max_steps`` gives. Re-running with the same ``max_steps`` is fine."""
+    state, step = resume_state(checkpoint), int(checkpoint.get("global_step", 0))
+    if "cut_epoch" not in state or (max_steps is not None and 0 <= max_steps <= step):
+        return
+    raise DataError(f"ckpt_path={path}: trainer.max_steps={step} stopped that run {state['cut_done']} clips into "
+                    f"epoch {state['cut_epoch']}; training on from it would skip the rest of that epoch. Train "
+                    "the longer run in a new hydra.run.dir, or keep trainer.max_steps at its value")
+
+
+def check_resumable(module: LNTAModule, checkpoint: dict, path, max_steps: int | None = None) -> None:
     """Refuse to resume ``module`` from ``checkpoint`` if its weights do not fit (another width,
-    another model): one line naming the file and the first mismatching tensor."""
+    another model): one line naming the file and the first mismatching tensor; and (``max_steps``,
+    the new run's ``trainer.max_steps``) if resuming would not continue it exactly
+    (:func:`check_extension`)."""
+    check_extension(checkpoint, path, max_steps)
     own = module.state_dict()
     stored = checkpoint.get("state_dict", {})
     for key, value in own.items():

@@ -307,3 +307,25 @@ def test_bad_last_ckpt_on_auto_resume_is_one_line_and_the_run_dir_is_untouched(t
     line = one_error(run_cli("lnta.train", *tiny_overrides(trained, run), *extra, check=False))
     assert line.startswith(f"error: ckpt_path={last}: ") and expected in line, line
     assert _snapshot(run) == before  # curves, config, results: nothing rewritten or deleted
+
+
+# --- 13: extending a run that max_steps stopped mid-epoch; one epoch and step everywhere -----------
+
+def test_extending_a_max_steps_run_cut_mid_epoch_is_refused(tmp_path, trained):
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    before = _snapshot(run)
+    line = one_error(run_cli("lnta.train", *tiny_overrides(trained, run), "trainer.max_steps=4", check=False))
+    assert line.startswith(f"error: ckpt_path={run / 'checkpoints' / 'last.ckpt'}: trainer.max_steps=2 stopped "
+                           "that run 8 clips into epoch 0"), line
+    assert _snapshot(run) == before
+
+
+def test_eval_records_the_epoch_and_step_that_training_recorded(tmp_path, trained):
+    trained_metrics = json.loads((trained / "run" / "metrics.json").read_text())
+    for ckpt in ("last.ckpt", "epoch000.ckpt"):
+        out = tmp_path / ckpt
+        run_cli("lnta.eval", f"ckpt_path={trained / 'run' / 'checkpoints' / ckpt}", f"hydra.run.dir={out}")
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert (metrics["epoch"], metrics["global_step"]) == (trained_metrics["epoch"], trained_metrics["global_step"])
+    assert (trained_metrics["epoch"], trained_metrics["global_step"]) == (0, 2)
