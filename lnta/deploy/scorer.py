@@ -14,12 +14,13 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from lnta.metrics.calibration import CALIBRATION_KEY, calibrated_scores, flagged_intervals, threshold_for
+from lnta.metrics.calibration import (CALIBRATION_KEY, calibrated_scores, calibration_stats, flagged_intervals,
+                                      threshold_for)
 from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.callbacks.guards import check_finite_psnr
 from lnta.errors import ConfigError, DataError
-from lnta.io import staged_outputs, write_json
+from lnta.io import atomic_path, staged_outputs, write_json
 from lnta.deploy.overlay import OverlayWriter
 from lnta.report.plots import plot_score_timeline
 from lnta.metrics.protocol import minmax_anomaly_scores
@@ -50,10 +51,41 @@ class VideoScorer:
         self.stats = checkpoint.get(CALIBRATION_KEY)
         self.threshold = None
         if self.stats:
-            self.threshold = threshold_for(self.stats, cfg.threshold, cfg.false_alarm_rate)
-        elif cfg.threshold is not None:
+            self.threshold = threshold_for(self.stats, cfg.get("threshold"), cfg.false_alarm_rate)
+        elif cfg.get("threshold") is not None:
             raise ConfigError(f"threshold={cfg.threshold}: ckpt_path={cfg.ckpt_path} has no calibration "
                               "statistics (trained before them, or converted without calibrate=true)")
+
+    def threshold_origin(self) -> dict | None:
+        """How the threshold was set, for the log and flagged.json: on which normal frames
+        (training clips, or held-out footage given to ``lnta.calibrate``), how many, and the rule."""
+        if not self.stats:
+            return None
+        held_out = bool(self.stats.get("held_out"))
+        fixed = self.cfg.get("threshold") is not None
+        return {"calibrated_on": "held-out normal footage" if held_out else "training clips",
+                "frames": self.stats["n"], "source": self.stats["source"],
+                "rule": "threshold (fixed z)" if fixed else "false_alarm_rate",
+                "false_alarm_rate": None if fixed else float(self.cfg.false_alarm_rate),
+                "note": None if held_out else "training clips were trained on: on unseen normal video more frames "
+                "are flagged than false_alarm_rate; re-calibrate with python -m lnta.calibrate input=NORMAL_FOOTAGE"}
+
+    def frame_results(self, source: Source, edges: str, maps: bool = False):
+        """Per-frame results of ``source`` (:func:`~lnta.deploy.stream.score_frames`); a source of which
+        no frame can be read is an error naming it."""
+        self._read = 0
+        for r in score_frames(self.model, self._counted(source), image_size=self.image_size, clip_len=self.clip_len,
+                              center=self.center, edges=edges, batch_size=self.cfg.batch_size,
+                              device=self.device, maps=maps, speed=self.speed):
+            yield r
+        if self._read == 0:
+            raise DataError(f"{source.path}: no frame could be read (an empty file, or not a video)")
+
+    def _counted(self, source: Source):
+        self._read = 0
+        for frame in source.frames():
+            self._read += 1
+            yield frame
 
     def score(self, source: Source, writer) -> dict:
         """Score one source; returns its summary for flagged.json."""
@@ -61,16 +93,7 @@ class VideoScorer:
         overlay = (OverlayWriter(self.out / "overlay", source.name, self.cfg.overlay, fps, self.cfg.heatmap_max)
                    if self.cfg.overlay else None)
         frames, psnr, flagged_rows = [], [], []
-        read = [0]
-
-        def counted():
-            for frame in source.frames():
-                read[0] += 1
-                yield frame
-
-        results = score_frames(self.model, counted(), image_size=self.image_size, clip_len=self.clip_len,
-                               center=self.center, edges=self.cfg.edges, batch_size=self.cfg.batch_size,
-                               device=self.device, maps=overlay is not None, speed=self.speed)
+        results = self.frame_results(source, self.cfg.edges, maps=overlay is not None)
         bar = tqdm(total=count, unit="frame", desc=source.name, disable=not self.cfg.progress, dynamic_ncols=True)
         try:
             for r in results:
@@ -90,8 +113,6 @@ class VideoScorer:
             bar.close()
             if overlay:
                 overlay.close()
-        if read[0] == 0:
-            raise DataError(f"{source.path}: no frame could be read (an empty file, or not a video)")
         return self._finish(source, writer, np.array(frames), np.array(psnr), flagged_rows, fps)
 
     def _finish(self, source, writer, frames, psnr, flagged, fps) -> dict:
@@ -128,7 +149,14 @@ def score(cfg: DictConfig) -> dict:
     scorer = VideoScorer(cfg, checkpoint, out)
     log.info("scoring %d video(s) on %s, edges=%s, precision=%s (%s)", len(sources), scorer.device, cfg.edges,
              scorer.speed.precision, scorer.speed.trainer_precision)
+    origin = scorer.threshold_origin()
+    if origin:
+        log.info("threshold z > %.3f set by %s on %d frames of %s%s", scorer.threshold,
+                 f"false_alarm_rate={origin['false_alarm_rate']}" if origin["false_alarm_rate"] is not None
+                 else "threshold", origin["frames"], origin["calibrated_on"],
+                 f" ({origin['note']})" if origin["note"] else "")
     report = {"ckpt_path": str(Path(cfg.ckpt_path).resolve()), "edges": cfg.edges, "threshold": scorer.threshold,
+              "threshold_origin": origin,
               "precision": scorer.speed.precision, "trainer_precision": scorer.speed.trainer_precision,
               "calibration": scorer.stats and {k: v for k, v in scorer.stats.items() if k != "psnr"}, "videos": {}}
     with staged_outputs(out, last=("scores.csv", "flagged.json")) as stage:  # all or nothing, see docs/scoring.md
@@ -143,3 +171,40 @@ def score(cfg: DictConfig) -> dict:
         write_json(stage / "flagged.json", report)
     log.info("wrote %s", out)
     return report
+
+
+def recalibrate(cfg: DictConfig) -> dict:
+    """``lnta.calibrate``: calibration statistics of ``cfg.ckpt_path`` on the held-out normal footage
+    ``cfg.input`` (every frame with a whole clip, as in the reference protocol), written with the
+    rest of the checkpoint to ``cfg.out`` (default ``<run dir>/calibrated.ckpt``) atomically.
+    Returns the new statistics (without the PSNR list)."""
+    check_score_config(cfg)
+    checkpoint = load_checkpoint(cfg.ckpt_path)
+    sources = find_sources(str(cfg.input), cfg.input_format)
+    scorer = VideoScorer(cfg, checkpoint, Path(cfg.paths.output_dir))
+    psnr, frames, videos = [], [], []
+    for v, source in enumerate(sources):
+        for r in tqdm(scorer.frame_results(source, "drop"), desc=source.name, unit="frame", disable=not cfg.progress):
+            psnr.append(r.psnr), frames.append(r.frame), videos.append(v)
+    psnr = np.asarray(psnr, np.float64)
+    check_finite_psnr(psnr, [s.name for s in sources], np.asarray(videos), np.asarray(frames), f"ckpt_path={cfg.ckpt_path}")
+    if len(psnr) < 2:
+        raise DataError(f"input={cfg.input}: {len(psnr)} frame(s) with a whole {scorer.clip_len}-frame clip; "
+                        "calibration needs normal footage of many frames")
+    stats = calibration_stats(psnr, f"{len(psnr)} frames of held-out normal footage {cfg.input}")
+    stats.update(held_out=True, input=str(Path(str(cfg.input)).expanduser().resolve()), videos=len(sources))
+    new_threshold = threshold_for(stats, false_alarm_rate=cfg.false_alarm_rate)
+    if scorer.stats:  # what the threshold set on the training clips would flag on this normal footage
+        old = float(np.mean(calibrated_scores(psnr, scorer.stats) > threshold_for(scorer.stats, None,
+                                                                                   cfg.false_alarm_rate)))
+        stats["previous"] = {"source": scorer.stats["source"], "false_alarm_rate_here": old}
+        log.info("the previous threshold (%s) flags %.1f%% of these normal frames; the new one %.1f%% "
+                 "(false_alarm_rate=%g)", scorer.stats["source"], 100 * old,
+                 100 * float(np.mean(calibrated_scores(psnr, stats) > new_threshold)), cfg.false_alarm_rate)
+    checkpoint[CALIBRATION_KEY] = stats
+    out = Path(cfg.out).expanduser() if cfg.get("out") else Path(cfg.paths.output_dir) / "calibrated.ckpt"
+    with atomic_path(out) as tmp:
+        torch.save(checkpoint, tmp)
+    log.info("calibrated on %d frames of %d video(s): normal PSNR %.2f +- %.2f dB, threshold z > %.3f -> %s",
+             stats["n"], len(sources), stats["mean"], stats["std"], new_threshold, out)
+    return {k: v for k, v in stats.items() if k != "psnr"}

@@ -329,3 +329,40 @@ def test_eval_records_the_epoch_and_step_that_training_recorded(tmp_path, traine
         metrics = json.loads((out / "metrics.json").read_text())
         assert (metrics["epoch"], metrics["global_step"]) == (trained_metrics["epoch"], trained_metrics["global_step"])
     assert (trained_metrics["epoch"], trained_metrics["global_step"]) == (0, 2)
+
+
+# --- 15: re-calibrating the threshold on held-out normal footage ------------------------------------
+
+def test_calibrate_on_held_out_footage_and_score_says_how_the_threshold_was_set(tmp_path, trained):
+    ckpt = trained / "run" / "checkpoints" / "last.ckpt"
+    normal = trained / "synthetic" / "training" / "frames"  # normal frame folders 01, 02 (40 frames each)
+    new = tmp_path / "held_out.ckpt"
+    result = run_cli("lnta.calibrate", f"ckpt_path={ckpt}", f"input={normal}", f"out={new}", "progress=false",
+                     f"hydra.run.dir={tmp_path / 'cal'}")
+    assert "the previous threshold (" in result.stdout + result.stderr
+    stats = torch.load(new, map_location="cpu", weights_only=True)["lnta_calibration"]
+    assert stats["held_out"] and stats["n"] == 2 * (40 - 15) and stats["videos"] == 2
+    assert stat.S_IMODE(new.stat().st_mode) & 0o044  # readable as the umask allows, not 0600
+
+    reports = {}
+    for name, path in (("training", ckpt), ("held_out", new)):
+        out = tmp_path / name
+        log = run_cli("lnta.score", f"ckpt_path={path}", f"input={normal / '01'}", "edges=drop", "progress=false",
+                      f"hydra.run.dir={out}")
+        reports[name] = (json.loads((out / "flagged.json").read_text()), log.stdout + log.stderr)
+    origin, log = reports["held_out"]
+    assert origin["threshold_origin"]["calibrated_on"] == "held-out normal footage"
+    assert origin["threshold_origin"]["frames"] == 50 and origin["threshold_origin"]["false_alarm_rate"] == 0.01
+    assert "on 50 frames of held-out normal footage" in log
+    origin, log = reports["training"]
+    assert origin["threshold_origin"]["calibrated_on"] == "training clips" and "lnta.calibrate" in log
+    # the held-out threshold flags at most the target rate of the footage it was set on (25 frames of video 01)
+    assert reports["held_out"][0]["videos"]["01"]["flagged_frames"] <= 1
+
+
+def test_calibrate_without_usable_frames_is_one_line(tmp_path, trained):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    line = one_error(run_cli("lnta.calibrate", f"ckpt_path={trained / 'run' / 'checkpoints' / 'last.ckpt'}",
+                             f"input={empty}", f"hydra.run.dir={tmp_path / 'cal'}", check=False))
+    assert str(empty) in line and not (tmp_path / "cal" / "calibrated.ckpt").exists()
