@@ -1,11 +1,12 @@
-"""Atomic file writes: a crash never leaves a truncated file that a later run would trust."""
+"""File helpers of every package: atomic writes (a crash never leaves a truncated file that a later
+run would trust), CSV tables, and the one filter for macOS metadata in listings and archives."""
 from __future__ import annotations
 
 import json
 import os
 import tempfile
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
 
 
 @contextmanager
@@ -30,3 +31,10 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def is_macos_metadata(path: PurePath | str) -> bool:
+    """Whether ``path`` (relative to the folder or archive being listed) is macOS metadata: an
+    AppleDouble ``._*`` file or anything inside a ``__MACOSX/`` folder."""
+    parts = PurePath(path).parts
+    return bool(parts) and (parts[-1].startswith("._") or "__MACOSX" in parts)

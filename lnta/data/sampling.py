@@ -1,14 +1,22 @@
-"""Clip index rules as pure functions: which frame indices make a clip (METHOD.md, "Data and clips")."""
+"""Clip index rules as pure functions: which frame indices make a clip (METHOD.md, "Data and clips"),
+for training, testing and scoring a stream of frames."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections import deque
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
+
+from lnta.errors import ConfigError
 
 #: The reference scores the 9th frame (index 8) of each 16-frame clip.
 REFERENCE_CENTER = 8
 #: The reference re-draws a too-short skip clip's start this many times before clamping.
 SKIP_REDRAWS = 10
+#: Edge rules of scoring: ``pad`` scores every frame (clips at the ends repeat the first/last frame);
+#: ``drop`` is the reference (the first ``center`` and last ``clip_len - 1 - center`` frames get no
+#: score: the frames of :func:`scored_frames`).
+EDGES = ("pad", "drop")
 
 
 def clip_starts(num_frames: int, clip_len: int) -> np.ndarray:
@@ -49,3 +57,37 @@ def scored_frames(num_frames: int, clip_len: int, center: int = REFERENCE_CENTER
     With the reference 16/8 the first 8 and last 7 frames of each video are dropped.
     """
     return clip_starts(num_frames, clip_len) + center
+
+
+def padded(frames: Iterable, before: int, after: int) -> Iterator:
+    """``frames`` with the first repeated ``before`` times in front and the last ``after`` times behind."""
+    last = None
+    for last in frames:
+        if before:
+            yield from [last] * before
+            before = 0
+        yield last
+    if last is not None:
+        yield from [last] * after
+
+
+def windows(frames: Iterable, clip_len: int) -> Iterator[list]:
+    """Every stride-1 window of ``clip_len`` consecutive items (the clips of :func:`clip_starts`),
+    holding only one window: the streaming form for frames whose count is not known ahead."""
+    window: deque = deque(maxlen=clip_len)
+    for frame in frames:
+        window.append(frame)
+        if len(window) == clip_len:
+            yield list(window)
+
+
+def scored_clips(frames: Iterable, clip_len: int, center: int, edges: str) -> Iterator[tuple[int, list]]:
+    """``(frame_index, clip)`` for every scored frame of a frame stream; see :data:`EDGES` for the
+    rule at the ends (``drop`` yields the frames of :func:`scored_frames`; ``pad`` every frame, its
+    clip clamped to the first/last frame as :func:`normal_clip` clamps).
+    Errors: :class:`ConfigError` for an unknown ``edges``."""
+    if edges not in EDGES:
+        raise ConfigError(f"edges={edges}: expected one of {', '.join(EDGES)}")
+    if edges == "pad":
+        return enumerate(windows(padded(frames, center, clip_len - 1 - center), clip_len))
+    return enumerate(windows(frames, clip_len), start=center)
