@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from lnta.data.sampling import REFERENCE_CENTER, clip_starts, normal_clip, skip_clip_pair
+from lnta.data.sampling import REFERENCE_CENTER, ClipIndex, normal_clip, skip_clip_pair
 from lnta.data.io.store import FrameStore
 
 
@@ -22,15 +22,6 @@ def _item_randint(seed: int | None):
         return _torch_randint
     rng = np.random.default_rng(seed)
     return lambda n: int(rng.integers(n))
-
-
-def _clip_index(store: FrameStore, clip_len: int) -> tuple[np.ndarray, np.ndarray]:
-    videos, starts = [], []
-    for v, length in enumerate(store.lengths):
-        s = clip_starts(length, clip_len)
-        videos.append(np.full(len(s), v))
-        starts.append(s)
-    return np.concatenate(videos).astype(np.int64), np.concatenate(starts).astype(np.int64)
 
 
 def _as_clip(frames: np.ndarray) -> torch.Tensor:
@@ -51,7 +42,8 @@ class TrainClips(Dataset):
     def __init__(self, store: FrameStore, clip_len: int = 16, skips: Sequence[int] | None = None):
         self.store, self.clip_len = store, clip_len
         self.skips = list(skips) if skips else None
-        self.videos, self.starts = _clip_index(store, clip_len)
+        self.index = ClipIndex(store.lengths, clip_len)
+        self.videos, self.starts = self.index.videos, self.index.starts
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -83,7 +75,8 @@ class TestClips(Dataset):
 
     def __init__(self, store: FrameStore, clip_len: int = 16, center: int = REFERENCE_CENTER):
         self.store, self.clip_len, self.center = store, clip_len, center
-        self.videos, self.starts = _clip_index(store, clip_len)
+        self.index = ClipIndex(store.lengths, clip_len)
+        self.videos, self.starts = self.index.videos, self.index.starts
 
     def __len__(self) -> int:
         return len(self.starts)

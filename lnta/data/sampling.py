@@ -24,6 +24,40 @@ def clip_starts(num_frames: int, clip_len: int) -> np.ndarray:
     return np.arange(max(0, num_frames - clip_len + 1))
 
 
+def video_offsets(lengths: Sequence[int]) -> np.ndarray:
+    """int64 (V,): the row of each video's first frame when the videos are concatenated in order."""
+    return np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]).astype(np.int64)
+
+
+class ClipIndex:
+    """The clip-index table: every stride-1 clip (:func:`clip_starts`) of videos concatenated in order.
+
+    ``videos`` and ``starts`` are int64 (N,): each clip's video number and first frame within that
+    video, ordered by video, then start; ``offsets`` int64 (V,) is :func:`video_offsets`, and
+    ``rows`` int64 (N,) each clip's first row in the concatenated frames (``FrameStore.frames``).
+    """
+
+    def __init__(self, lengths: Sequence[int], clip_len: int):
+        self.lengths, self.clip_len = [int(n) for n in lengths], int(clip_len)
+        self.offsets = video_offsets(self.lengths)
+        starts = [clip_starts(n, self.clip_len) for n in self.lengths]
+        self.videos = np.repeat(np.arange(len(starts), dtype=np.int64), [len(s) for s in starts])
+        self.starts = np.concatenate([np.zeros(0, np.int64), *starts]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.offsets[self.videos] + self.starts
+
+    def sample(self, max_clips: int, seed: int = 0) -> np.ndarray:
+        """Positions (sorted) of up to ``max_clips`` clips drawn without replacement by ``seed``, all when fewer."""
+        if len(self) <= max_clips:
+            return np.arange(len(self))
+        return np.sort(np.random.default_rng(seed).choice(len(self), max_clips, replace=False))
+
+
 def normal_clip(start: int, clip_len: int, num_frames: int) -> np.ndarray:
     """Consecutive frames ``start .. start + clip_len - 1``, clamped to the last frame."""
     return np.minimum(start + np.arange(clip_len), num_frames - 1)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from lnta.data.transforms import to_unit
-from lnta.data.sampling import clip_starts, normal_clip
+from lnta.data.sampling import ClipIndex, normal_clip
 from lnta.data.io.store import FrameStore
 from lnta.errors import ConfigError
 from lnta.metrics.protocol import frame_level_metrics, frame_psnr
@@ -68,12 +68,11 @@ def calibrated_metrics(psnr: np.ndarray, labels: np.ndarray, videos: np.ndarray,
 
 
 def sample_clips(store: FrameStore, clip_len: int, max_clips: int, seed: int = 0) -> list[tuple[int, int]]:
-    """Up to ``max_clips`` (video, start) pairs spread evenly over all clips of ``store``."""
-    pairs = [(v, int(s)) for v, n in enumerate(store.lengths) for s in clip_starts(n, clip_len)]
-    if len(pairs) <= max_clips:
-        return pairs
-    pick = np.sort(np.random.default_rng(seed).choice(len(pairs), max_clips, replace=False))
-    return [pairs[i] for i in pick]
+    """Up to ``max_clips`` (video, start) pairs drawn uniformly without replacement from all clips
+    of ``store`` (its :class:`~lnta.data.sampling.ClipIndex`), in index order."""
+    index = ClipIndex(store.lengths, clip_len)
+    pick = index.sample(max_clips, seed)
+    return list(zip(index.videos[pick].tolist(), index.starts[pick].tolist()))
 
 
 @torch.no_grad()

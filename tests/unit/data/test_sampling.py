@@ -1,7 +1,7 @@
 """Clip index rules: normal, skip-frame (re-draw / clamp) and the scored frames."""
 import numpy as np
 
-from lnta.data.sampling import (REFERENCE_CENTER, SKIP_REDRAWS, clip_starts, normal_clip,
+from lnta.data.sampling import (REFERENCE_CENTER, SKIP_REDRAWS, ClipIndex, clip_starts, normal_clip,
                                 scored_frames, skip_clip, skip_clip_pair)
 
 
@@ -75,3 +75,14 @@ def test_ped2_scored_frame_total_is_1830():
     lengths = [180, 180, 150, 180, 150, 180, 180, 180, 120, 150, 180, 180]
     assert sum(len(scored_frames(n, 16)) for n in lengths) == 1830
     assert sum(lengths) == 2010
+
+
+def test_clip_index_is_every_clip_of_concatenated_videos():
+    index = ClipIndex([18, 10, 16], 16)  # the middle video is too short for one clip
+    assert index.videos.tolist() == [0, 0, 0, 2] and index.starts.tolist() == [0, 1, 2, 0]
+    assert index.offsets.tolist() == [0, 18, 28] and index.rows.tolist() == [0, 1, 2, 28]
+    assert index.videos.dtype == index.starts.dtype == np.int64 and len(index) == 4
+    assert index.sample(10).tolist() == [0, 1, 2, 3]
+    picked = index.sample(2, seed=3)
+    assert len(set(picked.tolist())) == 2 and picked.tolist() == sorted(picked.tolist())
+    assert len(ClipIndex([], 16)) == 0
