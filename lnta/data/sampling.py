@@ -93,6 +93,13 @@ def scored_frames(num_frames: int, clip_len: int, center: int = REFERENCE_CENTER
     return clip_starts(num_frames, clip_len) + center
 
 
+def runs(flags) -> np.ndarray:
+    """int64 (K, 2): ``[start, stop)`` positions of each run of consecutive nonzero entries of the
+    1-D ``flags`` (0/1 labels, flagged frames), in order; (0, 2) when there is none."""
+    edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(flags).astype(bool).astype(np.int8), 0]))
+    return edges.reshape(-1, 2).astype(np.int64)
+
+
 def padded(frames: Iterable, before: int, after: int) -> Iterator:
     """``frames`` with the first repeated ``before`` times in front and the last ``after`` times behind."""
     last = None

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from lnta.data.transforms import to_unit
-from lnta.data.sampling import ClipIndex, normal_clip
+from lnta.data.sampling import ClipIndex, normal_clip, runs
 from lnta.data.io.store import FrameStore
 from lnta.errors import ConfigError
 from lnta.metrics.protocol import frame_level_metrics, frame_psnr
@@ -47,8 +47,7 @@ def threshold_for(stats: dict, threshold: float | None = None, false_alarm_rate:
 
 def flagged_intervals(frames: np.ndarray, flagged: np.ndarray) -> list[list[int]]:
     """Runs of consecutive flagged entries as inclusive ``[first_frame, last_frame]`` pairs."""
-    edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(flagged, np.int8), 0]))
-    return [[int(frames[a]), int(frames[b - 1])] for a, b in zip(edges[::2], edges[1::2])]
+    return [[int(frames[a]), int(frames[b - 1])] for a, b in runs(flagged)]
 
 
 def calibrated_metrics(psnr: np.ndarray, labels: np.ndarray, videos: np.ndarray, stats: dict,

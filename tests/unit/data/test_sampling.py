@@ -1,7 +1,7 @@
 """Clip index rules: normal, skip-frame (re-draw / clamp) and the scored frames."""
 import numpy as np
 
-from lnta.data.sampling import (REFERENCE_CENTER, SKIP_REDRAWS, ClipIndex, clip_starts, normal_clip,
+from lnta.data.sampling import (REFERENCE_CENTER, SKIP_REDRAWS, ClipIndex, clip_starts, normal_clip, runs,
                                 scored_frames, skip_clip, skip_clip_pair)
 
 
@@ -86,3 +86,10 @@ def test_clip_index_is_every_clip_of_concatenated_videos():
     picked = index.sample(2, seed=3)
     assert len(set(picked.tolist())) == 2 and picked.tolist() == sorted(picked.tolist())
     assert len(ClipIndex([], 16)) == 0
+
+
+def test_runs_of_ones_are_half_open_position_pairs():
+    assert runs(np.array([1, 1, 0, 0, 1, 0, 1, 1, 1, 0])).tolist() == [[0, 2], [4, 5], [6, 9]]
+    assert runs(np.array([0, 1, 1], np.uint8)).tolist() == [[1, 3]]
+    assert runs(np.array([True, False])).tolist() == [[0, 1]]
+    assert runs(np.zeros(4)).shape == (0, 2) and runs(np.ones(3)).tolist() == [[0, 3]]
