@@ -122,8 +122,8 @@ def _mask_source(root: Path, test_dir: Path) -> LabelSource | None:
     shanghai = root / "testing" / "test_frame_mask"
     if shanghai.is_dir():
         files = _files(shanghai, "*.npy")
-        return _keyed_source(shanghai, lambda: {f.stem: fmt.load_frame_mask_npy(f) for f in files})
-    npz = root / "testing" / "pixel_gt_masks.npz"
+        return _keyed_source(shanghai, lambda: {f.stem: load_frame_labels(f) for f in files})
+    npz = root / fmt.PIXEL_MASK_FILE
     if npz.is_file():
         return _keyed_source(npz, lambda: fmt.load_mask_npz(npz))
     ucsd = [p for p in _files(test_dir, "*_gt") if p.is_dir()]
