@@ -54,11 +54,11 @@ def resolve_device(name: str | None, key: str = "device") -> torch.device:
     device where there is none, or a name torch does not know."""
     if name in ("auto", None):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    name = "cuda" if name == "gpu" else str(name)
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    torch_name = "cuda" if name == "gpu" else str(name)
+    if torch_name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"{key}={name}: no CUDA device available")
     try:
-        return torch.device(name)
+        return torch.device(torch_name)
     except RuntimeError:
         raise ConfigError(f"{key}={name}: expected auto, cpu, gpu, cuda or cuda:N") from None
 
