@@ -32,7 +32,8 @@ def _datamodule(cfg: DictConfig, trained: dict):
 def _test(cfg: DictConfig, checkpoint: dict, ckpt_path: Path, datamodule, output_dir: Path) -> dict:
     scorer = FrameScorer(str(output_dir), extra_metrics={
         "epoch": int(checkpoint.get("epoch", -1)), "ckpt_path": str(ckpt_path.resolve())})
-    callbacks = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4))
+    callbacks = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
+                                 cfg.get("region_quantile", 0.99))
     speed = speed_from_config(cfg)
     trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision, callbacks=callbacks,
                                       logger=False)

@@ -1,0 +1,1 @@
+"""Evaluation metrics beyond the frame-level protocol (region- and track-based detection criteria)."""
