@@ -516,9 +516,13 @@ def compare_step(sides: Sides, theirs, ours) -> list[Row]:
         else:
             kinds.append(-1)
     theirs.train()
-    out = theirs(net_in)
-    their_loss = torch.stack([F.mse_loss(out[b], targets[b], reduction="none").mean() for b in range(len(imgs))]).mean()
-    their_loss.backward()
+
+    def their_step(x: torch.Tensor) -> torch.Tensor:
+        theirs.zero_grad(set_to_none=True)
+        out = theirs(x)
+        loss = torch.stack([F.mse_loss(out[b], targets[b], reduction="none").mean() for b in range(len(x))]).mean()
+        loss.backward()
+        return loss
 
     # lnta: LNTAModule.training_step on the same uint8 batch, the same u and the same patch parameters.
     module = LNTAModule(ours, [sides.skip, sides.patch], optimizer=sides.optimizer)
@@ -539,30 +543,41 @@ def compare_step(sides: Sides, theirs, ours) -> list[Row]:
     inputs, lnta_targets, lnta_kinds = captured[0]
     assignment_ok = lnta_kinds.tolist() == kinds and rand_sizes[0] == (len(imgs),)
 
-    their_named = {name.removeprefix("module."): p for name, p in theirs.named_parameters()}
+    # Their step on their own inputs (informational: they differ from lnta's by row 4a, and LeakyReLU's
+    # kink makes gradients jump where a pre-activation changes sign), then, from the same BN state, on
+    # exactly lnta's inputs: the rows below compare the loss arithmetic, the model and the optimizer alone.
     from lnta.convert import to_lnta_keys
-    their_grads = to_lnta_keys({n: p.grad for n, p in their_named.items()})
-    grad_diff = max(max_abs(p.grad, their_grads[n]) for n, p in ours.named_parameters())
+
+    def their_grads() -> dict:
+        return to_lnta_keys({n.removeprefix("module."): p.grad for n, p in theirs.named_parameters()})
+
+    state = {k: v.clone() for k, v in theirs.state_dict().items()}
+    their_step(net_in)
+    own_input_grads = {n: g.clone() for n, g in their_grads().items()}
+    own_input_grad_diff = max(max_abs(p.grad, own_input_grads[n]) for n, p in ours.named_parameters())
+    theirs.load_state_dict(state)
+    their_loss = their_step(inputs.detach())
+    grad_diff = max(max_abs(p.grad, their_grads()[n]) for n, p in ours.named_parameters())
     grad_scale = max(float(p.grad.abs().max()) for p in ours.parameters())
     their_buffers = to_lnta_keys({n.removeprefix("module."): b for n, b in theirs.named_buffers()})
     bn_diff = max(max_abs(b, their_buffers[n]) for n, b in ours.named_buffers())
 
-    # One Adam step: their train.py's optimizer vs lnta's from conf/, first each from its own gradients
-    # (informational), then lnta's from the authors' gradients (the optimizer alone).
+    # One Adam step: their train.py's optimizer vs lnta's from conf/, each from its gradients above.
+    # Then (informational) lnta's step from the gradients of their own patched input.
     their_opt = torch.optim.Adam(theirs.parameters(), lr=AUTHORS["lr"])        # as their train.py
     their_opt.step()
     their_params = to_lnta_keys({n.removeprefix("module."): p.detach() for n, p in theirs.named_parameters()})
     before = {n: p.detach().clone() for n, p in ours.named_parameters()}
-    module.configure_optimizers().step()
-    own_diff = {n: max_abs(p.detach(), their_params[n]) for n, p in ours.named_parameters()}
-    worst = max(own_diff, key=own_diff.get)
-    with torch.no_grad():
-        for n, p in ours.named_parameters():
-            p.copy_(before[n])
-            p.grad.copy_(their_grads[n])
     our_opt = module.configure_optimizers()
     our_opt.step()
     step_diff = max(max_abs(p.detach(), their_params[n]) for n, p in ours.named_parameters())
+    with torch.no_grad():
+        for n, p in ours.named_parameters():
+            p.copy_(before[n])
+            p.grad.copy_(own_input_grads[n])
+    module.configure_optimizers().step()
+    own_diff = {n: max_abs(p.detach(), their_params[n]) for n, p in ours.named_parameters()}
+    worst = max(own_diff, key=own_diff.get)
     keys = ("lr", "betas", "eps", "weight_decay", "amsgrad")
     hyper_ok = all(tuple(np.atleast_1d(our_opt.defaults[k])) == tuple(np.atleast_1d(their_opt.defaults[k])) for k in keys)
     hyper = ", ".join(f"{k} {our_opt.defaults[k]}" for k in keys)
@@ -576,16 +591,16 @@ def compare_step(sides: Sides, theirs, ours) -> list[Row]:
             1e-5, "[-1,1]", note),
         Row("4b targets (skip: consecutive clip from the same start; patch: the normal clip)",
             max_abs(lnta_targets, targets), 0, "[-1,1]", ""),
-        Row("4c loss of the step", abs(loss.item() - their_loss.item()), 1e-6, "",
-            f"theirs {their_loss.item():.6f}, lnta {loss.item():.6f}"),
+        Row("4c loss of the step (rows 4c-4f: the inputs of 4a, exactly)", abs(loss.item() - their_loss.item()), 1e-6,
+            "", f"theirs {their_loss.item():.6f}, lnta {loss.item():.6f}"),
         Row(f"4d gradients (all {sum(p.numel() for p in ours.parameters()):,} parameters)", grad_diff,
-            1e-5 * grad_scale, "",
-            f"largest |grad| {grad_scale:.3g}; tolerance 1e-5 of it"),
+            1e-5 * grad_scale, "", f"largest |grad| {grad_scale:.3g}; tolerance 1e-5 of it. With their own "
+            f"patched input instead: {own_input_grad_diff:.2g} (see README)"),
         Row("4e batch-norm running statistics after the step", bn_diff, 1e-6, "", ""),
-        Row("4f weights after one Adam step from the same gradients", inf_if(hyper_ok, step_diff), 1e-7, "",
-            f"lnta's optimizer from conf/: {hyper}{'' if hyper_ok else ' — HYPERPARAMETERS DIFFER'}. From each side's "
-            f"own gradients instead: max |diff| {own_diff[worst]:.2g} ({worst}), over the weights (not biases) "
-            f"{max(v for n, v in own_diff.items() if n.endswith('weight')):.2g}: see README"),
+        Row("4f weights after one Adam step", inf_if(hyper_ok, step_diff), 1e-7, "",
+            f"lnta's optimizer from conf/: {hyper}{'' if hyper_ok else ' — HYPERPARAMETERS DIFFER'}. From the "
+            f"gradients of their own patched input instead: {own_diff[worst]:.2g} ({worst}), over the weights "
+            f"(not biases) {max(v for n, v in own_diff.items() if n.endswith('weight')):.2g}: see README"),
     ]
 
 
