@@ -1,18 +1,23 @@
-"""Atomic file writes: a crash never leaves a truncated file that a later run would trust.
+"""File helpers of every package: atomic writes (a crash never leaves a truncated file that a later
+run would trust), strict JSON, CSV tables, outputs written as a set, and the one filter for macOS
+metadata in listings and archives.
 
 Files written here get the mode an ordinary ``open`` would give them (``0o666`` less the umask),
 not the ``0o600`` of :func:`tempfile.mkstemp`; a full disk is one line naming the file.
 """
 from __future__ import annotations
 
+import csv
 import errno
+import io
 import json
 import math
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Iterable, Mapping, Sequence
 
 from lnta.errors import LntaError
 
@@ -133,3 +138,22 @@ def json_text(data) -> str:
 def write_json(path: Path, data) -> None:
     """Write :func:`json_text` of ``data`` atomically."""
     write_text(path, json_text(data))
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence | Mapping]) -> None:
+    """Write a CSV table atomically: a header of ``columns``, then one line per row, each a sequence in
+    column order or a mapping by column name (a missing column is empty, other keys are ignored);
+    ``\\n`` line ends, values as ``str`` (None empty)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row.get(c, "") for c in columns] if isinstance(row, Mapping) else row)
+    write_text(path, buffer.getvalue())
+
+
+def is_macos_metadata(path: PurePath | str) -> bool:
+    """Whether ``path`` (relative to the folder or archive being listed) is macOS metadata: an
+    AppleDouble ``._*`` file or anything inside a ``__MACOSX/`` folder."""
+    parts = PurePath(path).parts
+    return bool(parts) and (parts[-1].startswith("._") or "__MACOSX" in parts)

@@ -1,4 +1,4 @@
-"""lnta.io: strict JSON (null for undefined numbers), atomic writes."""
+"""lnta.io: strict JSON (null for undefined numbers), atomic writes, the CSV writer every table uses."""
 import errno
 import json
 import math
@@ -8,7 +8,7 @@ import stat
 import numpy as np
 import pytest
 
-from lnta.io import NoSpaceLeft, atomic_path, json_text, staged_outputs, write_json, write_text
+from lnta.io import NoSpaceLeft, atomic_path, json_text, staged_outputs, write_csv, write_json, write_text
 
 
 def _strict(text):
@@ -79,3 +79,10 @@ def test_staged_outputs_replace_as_a_set_or_not_at_all(tmp_path):
     assert (out / "scores.csv").read_text() == "new"
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["new.png"]  # the folder replaced as a whole
     assert sorted(p.name for p in out.iterdir()) == ["plots", "scores.csv"]
+
+
+def test_csv_rows_by_position_or_by_column_name(tmp_path):
+    path = tmp_path / "out" / "t.csv"
+    write_csv(path, ["a", "b"], [[1, "x,y"], {"b": 2.5, "extra": 0}, {"a": None}])
+    assert path.read_text() == 'a,b\n1,"x,y"\n,2.5\n,\n'
+    assert [p.name for p in path.parent.iterdir()] == ["t.csv"]  # no temporary file left
