@@ -38,7 +38,7 @@ log = logging.getLogger("lnta")
 
 LOCK_NAME = ".lnta.lock"
 #: Environment variables that mark a worker process of a multi-process job (not its first process).
-WORKER_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID")
+WORKER_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
 _NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 
 

@@ -168,7 +168,7 @@ def test_score_failure_leaves_the_earlier_complete_set(tmp_path, trained):
     shutil.copytree(videos / "a" / "01", videos / "b" / "01")
     (videos / "b" / "02.avi").write_bytes(b"not a video at all")
     line = one_error(run_cli("lnta.score", *common, f"input={videos / 'b'}", check=False))
-    assert f"{videos / 'b' / '02.avi'}: cannot open as a video" in line
+    assert line.startswith(f"error: {videos / 'b' / '02.avi'}: ") and "video" in line, line
     assert _outputs(out) == earlier
     assert not [p for p in out.iterdir() if p.name.startswith((".staging", ".old"))]
 
