@@ -33,6 +33,7 @@ def train(cfg: DictConfig) -> dict | None:
     speed = speed_from_config(cfg)
     log.info("%s", speed)
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="object")
+    datamodule.test_required = bool(cfg.test_after_fit)  # without a test, data.test=auto may lack a test split
     model = apply_speed(speed, hydra.utils.instantiate(cfg.model), datamodule)
     module = LNTAModule(model, build_anomalies(cfg.anomaly),
                         optimizer=hydra.utils.instantiate(cfg.optimizer))
