@@ -88,11 +88,19 @@ def clear_errors(entry):
 
 def entry_point(config_name: str):
     """``hydra.main`` over ``conf/<config_name>.yaml`` with :func:`clear_errors` outside (Hydra's
-    composition errors) and inside (errors of the task, before Hydra reports them)."""
+    composition errors) and inside (errors of the task, before Hydra reports them); the numeric
+    settings are checked against :data:`lnta.validate.RANGES` before the task runs."""
 
     def decorate(task):
+        @functools.wraps(task)
+        def checked(cfg: DictConfig):
+            from lnta.validate import check_ranges  # every command: numeric settings in range first
+
+            check_ranges(cfg)
+            return task(cfg)
+
         return clear_errors(hydra.main(version_base="1.3", config_path=str(CONF_DIR),
-                                       config_name=config_name)(clear_errors(task)))
+                                       config_name=config_name)(clear_errors(checked)))
 
     return decorate
 
