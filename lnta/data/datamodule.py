@@ -141,6 +141,9 @@ class VideoDataModule(pl.LightningDataModule):
         else:
             source = self.layout().label_source(self.label_source)
         labels = source.load(names, lengths)
+        if source.ignored and self.label_info.get("labels_ignored") != source.ignored:  # once, not per check
+            log.warning("%s: labels of %d videos that are not in the test split ignored (%s); recorded as "
+                        "labels_ignored in metrics.json", source.path, len(source.ignored), ", ".join(source.ignored))
         self.label_info = {"label_source": source.kind, "labels_file": str(source.path),
                            "labels_ignored": list(source.ignored)}
         log.info("%s test labels: %s from %s", self.name, source.kind, source.path)

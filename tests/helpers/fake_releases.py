@@ -144,11 +144,13 @@ def shanghaitech_release(root: Path, train: Sequence[int], test: dict[str, int])
 
 
 def frames_layout(root: Path, name: str, train: Sequence[int], test: Sequence[int]) -> list[np.ndarray]:
-    """The common frames layout: ``training/frames/01/000.jpg`` and ``frame_labels_<name>.npy`` (1, N)."""
+    """The common frames layout: ``training/frames/01/000.jpg`` and ``frame_labels_<name>.npy`` (1, N);
+    an empty ``test`` writes training footage only."""
     root = Path(root)
     for split, lengths in (("training", train), ("testing", test)):
         for v, length in enumerate(lengths):
             _write_images(root / split / "frames" / f"{v + 1:02d}", video_frames(length, v + 1), "{:03d}.jpg")
     labels = [anomaly_labels(n) for n in test]
-    np.save(root / f"frame_labels_{name}.npy", np.concatenate(labels)[None])
+    if labels:  # no test videos: training footage only, no label file
+        np.save(root / f"frame_labels_{name}.npy", np.concatenate(labels)[None])
     return labels

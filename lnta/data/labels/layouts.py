@@ -15,7 +15,6 @@ and interval files ``<name>.mat`` (``gt``) beside any of them.
 from __future__ import annotations
 
 import re
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -27,8 +26,6 @@ from lnta.data.io.frames import frame_sort_key, list_videos
 from lnta.data.labels.labels import find_label_file, load_frame_labels, split_labels
 from lnta.data.io.video import VIDEO_SUFFIXES
 from lnta.errors import DataError
-
-log = logging.getLogger(__name__)
 
 LABEL_SOURCES = ("auto", "npy", "intervals", "masks")
 #: folders that archivers add beside the data (macOS zip resource forks), never a video
@@ -82,7 +79,8 @@ def check_lengths(labels: dict[str, np.ndarray], names: list[str], lengths: list
     """Per-video labels keyed by :func:`video_key` matched to the videos by name, each as long as its video.
 
     Returns the labels by video name and the label keys that match no video (a partial dataset
-    beside the full label folder): those are ignored with one warning. A video without labels is an error.
+    beside the full label folder): those are ignored (the data module warns once and records them).
+    A video without labels is an error.
     """
     keys = {video_key(n) for n in names}
     missing = [n for n in names if video_key(n) not in labels]
@@ -90,9 +88,6 @@ def check_lengths(labels: dict[str, np.ndarray], names: list[str], lengths: list
         raise DataError(f"{source}: no labels for test video {missing[0]} ({len(missing)} of {len(names)} "
                         "videos have none); every test video needs its label file")
     ignored = sorted((k for k in labels if k not in keys), key=lambda k: frame_sort_key(Path(k)))
-    if ignored:
-        log.warning("%s: labels of %d videos that are not in the test split ignored (%s); recorded as "
-                    "labels_ignored in metrics.json", source, len(ignored), ", ".join(ignored))
     out = {}
     for name, length in zip(names, lengths):
         label = labels[video_key(name)]
