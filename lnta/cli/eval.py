@@ -35,7 +35,8 @@ def _test(cfg: DictConfig, checkpoint: dict, ckpt_path: Path, datamodule, output
     scorer = FrameScorer(str(output_dir), extra_metrics={
         "epoch": int(checkpoint.get("epoch", -1)), "ckpt_path": str(ckpt_path.resolve()),
         "precision": speed.precision, "trainer_precision": speed.trainer_precision})
-    callbacks = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4))
+    callbacks = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
+                                 cfg.get("region_quantile", 0.99))
     trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision, callbacks=callbacks,
                                       logger=False)
     module = module_from_checkpoint(checkpoint)
