@@ -189,12 +189,13 @@ RANGES: dict[str, Callable[[str, object], None]] = {
     "callbacks.calibration.seed": _SEED, "callbacks.dashboard.heatmaps": _NATURAL,
     "callbacks.pseudo_anomaly_images.frames": Range(low=0, none=True, items=True),
     # train / eval
-    "pixel_stride": _COUNT,
+    "pixel_stride": _COUNT, "region_quantile": Range(integer=False, low=0, high=1, open_low=True, open_high=True),
     # score
     "batch_size": _COUNT, "false_alarm_rate": Range(integer=False, low=0, high=1, open_low=True, open_high=True),
     "threshold": Range(integer=False, none=True), "heatmap_max": _POSITIVE,
     # convert, export, download, visualize
     "calibration.max_clips": _COUNT, "calibration.batch_size": _COUNT, "tolerance": Range(integer=False, low=0),
+    "onnx_tolerance": Range(integer=False, low=0),
     "timeout": _POSITIVE, "retries": _NATURAL,
     "sample": _NATURAL, "frames": Range(low=0, none=True, items=True),
     "skips": Range(low=2, items=True, empty=True),

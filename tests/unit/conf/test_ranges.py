@@ -100,6 +100,8 @@ BAD = [
     ("download", "retries=-1", "retries=-1: expected an integer >= 0"),
     ("convert", "calibration.max_clips=0", "calibration.max_clips=0: expected an integer >= 1"),
     ("export", "tolerance=-1", "tolerance=-1: expected a number >= 0"),
+    ("export", "onnx_tolerance=nan", "onnx_tolerance=nan: expected a number >= 0"),
+    ("eval", "region_quantile=1", "region_quantile=1: expected a number in (0, 1)"),
     ("visualize", "sample=-1", "sample=-1: expected an integer >= 0"),
     ("visualize", "skips=[1]", "skips=[1]: expected an integer >= 2 or a list of them"),
 ]
