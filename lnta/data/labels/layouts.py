@@ -23,13 +23,12 @@ import numpy as np
 
 from lnta.data.labels import formats as fmt
 from lnta.data.io.frames import frame_sort_key, list_videos
+from lnta.io import is_macos_metadata
 from lnta.data.labels.labels import find_label_file, load_frame_labels, split_labels
 from lnta.data.io.video import VIDEO_SUFFIXES
 from lnta.errors import DataError
 
 LABEL_SOURCES = ("auto", "npy", "intervals", "masks")
-#: folders that archivers add beside the data (macOS zip resource forks), never a video
-JUNK_FOLDERS = ("__MACOSX",)
 _NUMBER = re.compile(r"\d+")
 
 #: per-video labels from (video names, frame counts), checked against them
@@ -127,14 +126,9 @@ def _keyed_source(path: Path, per_video: Callable[[], dict[str, np.ndarray]]) ->
     return source
 
 
-def _junk(path: Path) -> bool:
-    """macOS archive leftovers: ``._*`` resource forks and ``__MACOSX/`` folders."""
-    return path.name.startswith("._") or path.name in JUNK_FOLDERS
-
-
 def _files(folder: Path, pattern: str) -> list[Path]:
-    """Files matching ``pattern`` in numeric order, macOS ``._*`` files and ``__MACOSX/`` ignored."""
-    return sorted((p for p in folder.glob(pattern) if not _junk(p)), key=frame_sort_key)
+    """Files matching ``pattern`` in numeric order, macOS metadata (``._*``, ``__MACOSX``) ignored."""
+    return sorted((p for p in folder.glob(pattern) if not is_macos_metadata(p.name)), key=frame_sort_key)
 
 
 def _per_video_folder(folder: Path) -> LabelSource | None:
@@ -145,7 +139,7 @@ def _per_video_folder(folder: Path) -> LabelSource | None:
         return _keyed_source(folder, lambda: {f.stem: fmt.load_vollabel(f) for f in mats})
     npys = _files(folder, "*.npy")
     if npys:
-        return _keyed_source(folder, lambda: {f.stem: fmt.load_frame_mask_npy(f) for f in npys})
+        return _keyed_source(folder, lambda: {f.stem: load_frame_labels(f) for f in npys})
     gts = [p for p in _files(folder, "*_gt") if p.is_dir()]
     if gts:
         return _keyed_source(folder, lambda: {p.name: fmt.load_mask_folder(p) for p in gts})
@@ -156,7 +150,7 @@ def _mask_source(root: Path, test_dir: Path) -> LabelSource | None:
     for folder in (root / "ground_truth_demo" / "testing_label_mask", root / "testing" / "test_frame_mask"):
         if folder.is_dir():
             return _per_video_folder(folder)
-    npz = root / "testing" / "pixel_gt_masks.npz"
+    npz = root / fmt.PIXEL_MASK_FILE
     if npz.is_file():
         return _keyed_source(npz, lambda: fmt.load_mask_npz(npz))
     if test_dir.is_dir():
@@ -215,7 +209,7 @@ def _videos(split_dir: Path) -> list[tuple[str, Path]]:
     files = [p for p in _files(split_dir, "*") if p.suffix.lower() in VIDEO_SUFFIXES]
     if files:
         return [(p.stem, p) for p in files]
-    videos = [(p.name, p) for p in list_videos(split_dir) if not p.name.endswith("_gt") and not _junk(p)]
+    videos = [(p.name, p) for p in list_videos(split_dir) if not p.name.endswith("_gt")]
     if not videos:
         raise DataError(f"{split_dir}: no video folders found (expected <video>/<n>.jpg)")
     return videos
