@@ -5,6 +5,7 @@ import functools
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,13 +87,64 @@ def clear_errors(entry):
     return wrapper
 
 
+_LIGHTNING_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
+
+
+class LightningNoise(logging.Filter):
+    """Drops Lightning's "💡 Tip" adverts and repeats of its start-up lines ("GPU available: ...",
+    "Using bfloat16 ..."), which it logs again for every ``Trainer``: one banner per command."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.lstrip().startswith("💡 Tip"):
+            return False
+        if not message.startswith(("GPU available", "TPU available", "HPU available", "Using ")):
+            return True
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+def quiet_logs() -> None:
+    """Silence what our dependencies print that the user can do nothing about (idempotent).
+
+    - Lightning's adverts and repeated banners (:class:`LightningNoise` on its rank-zero loggers);
+    - the ``FutureWarning`` of torch's ``LeafSpec`` that Lightning's ``_pytree`` triggers on every fit.
+    """
+    for name in _LIGHTNING_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, LightningNoise) for f in logger.filters):
+            logger.addFilter(LightningNoise())
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
+
+
+def _quiet(task):
+    """``task`` with :func:`quiet_logs` and log lines written above progress bars, not onto them."""
+
+    @functools.wraps(task)
+    def wrapper(*args, **kwargs):
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        quiet_logs()
+        with logging_redirect_tqdm(loggers=[logging.getLogger()]):  # Hydra's console handler
+            return task(*args, **kwargs)
+
+    return wrapper
+
+
 def entry_point(config_name: str):
     """``hydra.main`` over ``conf/<config_name>.yaml`` with :func:`clear_errors` outside (Hydra's
-    composition errors) and inside (errors of the task, before Hydra reports them)."""
+    composition errors) and inside (errors of the task, before Hydra reports them), and
+    :func:`quiet_logs` while the task runs."""
 
     def decorate(task):
         return clear_errors(hydra.main(version_base="1.3", config_path=str(CONF_DIR),
-                                       config_name=config_name)(clear_errors(task)))
+                                       config_name=config_name)(clear_errors(_quiet(task))))
 
     return decorate
 
