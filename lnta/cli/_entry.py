@@ -52,6 +52,22 @@ def user_error(exc: BaseException) -> str | None:
     return None
 
 
+def interrupted(exc: BaseException) -> int | None:
+    """The exit code (128 + signal) when ``exc`` is a run stopped on a signal, else None.
+
+    :class:`lnta.callbacks.progress.Interrupted` has logged where it saved and how to resume;
+    Lightning's ``SIGTERMException`` (a SIGTERM outside training steps) gets one line here.
+    """
+    progress = sys.modules.get("lnta.callbacks.progress")
+    if progress is not None and isinstance(exc, progress.Interrupted):
+        return exc.exit_code
+    exceptions = sys.modules.get("pytorch_lightning.utilities.exceptions")
+    if exceptions is not None and isinstance(exc, exceptions.SIGTERMException):
+        print("error: stopped by SIGTERM", file=sys.stderr)
+        return 128 + 15
+    return None
+
+
 def _full_tracebacks() -> bool:
     """Whether the user asked for full tracebacks (``HYDRA_FULL_ERROR=1`` set by them, not by us)."""
     return os.environ.get("HYDRA_FULL_ERROR") == "1" and _FORCED not in os.environ
@@ -74,6 +90,9 @@ def clear_errors(entry):
         try:
             return entry(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - filtered just below
+            code = interrupted(exc)
+            if code is not None:
+                sys.exit(code)
             message = user_error(exc)
             if message is None:
                 raise
