@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from lnta.errors import ConfigError, LntaError
+from lnta.report.results import register_resolver
 
 if TYPE_CHECKING:  # torch stays unimported until a command runs
     from lnta.anomaly.base import PseudoAnomaly
@@ -162,6 +163,7 @@ def entry_point(config_name: str):
     :func:`quiet_logs` while the task runs."""
 
     def decorate(task):
+        register_resolver()  # ${lnta_job_name:...} names multirun job folders (conf/hydra/default.yaml)
         return clear_errors(hydra.main(version_base="1.3", config_path=str(CONF_DIR),
                                        config_name=config_name)(clear_errors(_quiet(task))))
 

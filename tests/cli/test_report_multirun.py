@@ -22,12 +22,16 @@ def _read_csv(path):
 def test_multirun_eval_and_report(tmp_path):
     sweep = tmp_path / "sweep"
     tiny = [o for o in tiny_overrides(tmp_path) if not o.startswith(("hydra.run", "trainer.max"))]
-    run_cli("lnta.train", "+experiment=synthetic_patch", "+sweep=seeds", "seed=0,1",
-            f"hydra.sweep.dir={sweep}", *tiny, "trainer.max_epochs=2", "trainer.limit_train_batches=1",
-            "anomaly.beta=1")
-    runs = [sweep / "0", sweep / "1"]
+    result = run_cli("lnta.train", "+experiment=synthetic_patch", "+sweep=seeds", "seed=0,1",
+                     f"hydra.sweep.dir={sweep}", *tiny, "trainer.max_epochs=2", "trainer.limit_train_batches=1",
+                     "anomaly.beta=1")
+    runs = [sweep / "seed-0", sweep / "seed-1"]  # job folders named by the swept values
     metrics = [json.loads((run / "metrics.json").read_text()) for run in runs]
     assert [m["epoch"] for m in metrics] == [1, 1]
+    table = result.stdout.split(f"2 jobs in {sweep}:\n")[1].splitlines()  # the table at the multirun's end
+    assert table[0].split() == ["AUC", "micro", "AUC", "macro", "pixel", "AUC", "run"]
+    for line, m, name in zip(table[1:3], metrics, ("seed-0", "seed-1")):
+        assert line.split() == [f"{m['auc_micro']:.4f}", f"{m['auc_macro']:.4f}", "-", name]
 
     # every epoch of job 0: epochs.csv, its last epoch reproduces the run's own test
     run_cli("lnta.eval", f"ckpt_path={runs[0] / 'checkpoints'}", f"hydra.run.dir={tmp_path / 'eval'}",
