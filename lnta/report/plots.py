@@ -105,3 +105,18 @@ def plot_heatmaps(path: Path, inputs: np.ndarray, recons: np.ndarray, errors: np
         axes[row, 0].text(-0.05, 0.5, label, transform=axes[row, 0].transAxes, rotation=90, ha="right", va="center")
     fig.tight_layout()
     _save(fig, path)
+
+
+def error_map_image(error: np.ndarray, title: str = "", cmap: str = "jet") -> np.ndarray:
+    """An error map in [0, 1] (H, W) as an RGB uint8 picture (h, w, 3): the map in ``cmap`` with a
+    colour bar from 0 to 1 and ``title`` above, for loggers that take images (W&B)."""
+    fig, ax = plt.subplots(figsize=(3.2, 2.8), dpi=100)
+    shown = ax.imshow(np.asarray(error, dtype=float), cmap=cmap, vmin=0, vmax=1)
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04).set_label("error (min-max)", fontsize=7)
+    fig.tight_layout()
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return image

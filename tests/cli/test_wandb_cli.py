@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import run_cli
 
@@ -40,10 +42,20 @@ def test_key_detection_reads_env_netrc_and_settings(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_wandb_without_a_key_runs_offline_and_says_so_once(tmp_path, tiny, monkeypatch):
+    tiny = [o for o in tiny if not o.startswith("data.test_videos")] + ["data.test_videos=3"]
     result = run_cli("lnta.train", *tiny, "logger=wandb", env=_clean_env(tmp_path, monkeypatch))
     out = result.stdout + result.stderr
     assert result.returncode == 0
     assert out.count("wandb sync") == 1, out[-3000:]
     assert "W&B offline (no API key configured)" in out
     assert "UsageError" not in out and "anonymous setting" not in out
-    assert list((tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb"))
+    [offline] = (tmp_path / "run" / "wandb").glob("offline-run-*")
+    assert list(offline.glob("run-*.wandb"))
+    # the error maps: one heatmap per test video, in colour with a colour bar, not uint8 0/1 (black)
+    maps = sorted((offline / "files" / "media" / "images").rglob("error_maps_*.png"))
+    assert len(maps) == 3, maps
+    for path in maps:
+        image = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        assert image.shape[0] > 100 and image.mean() > 100  # a white figure, not a black 32x32 map
+        colourful = np.abs(image[..., 0] - image[..., 2]) > 100  # jet's reds and blues
+        assert colourful.mean() > 0.05, path
