@@ -94,8 +94,8 @@ class VideoScorer:
                 writer.writerow([source.name, int(f), _fmt(float(psnr[i])), _fmt(float(minmax[i])),
                                  _fmt(None if z is None else float(z[i])), _fmt(flagged[i])])
         intervals = flagged_intervals(frames, np.array(flagged, dtype=np.int8)) if z is not None else []
-        plot_score_timeline(self.out / "plots" / f"{source.name}.png", source.name, frames, minmax,
-                            z, self.threshold, intervals)
+        plot_score_timeline(self.out / "plots" / f"{source.name}.png", source.name, frames,
+                            None if self.cfg.stream and z is not None else minmax, z, self.threshold, intervals)
         summary = {"frames_scored": int(len(frames)), "first_frame": int(frames[0]), "last_frame": int(frames[-1]),
                    "intervals": intervals, "fps": fps,
                    "flagged_frames": int(np.sum(flagged)) if z is not None else None}
