@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from lnta.errors import ConfigError, LntaError
+from lnta.cli.help import register_resolver as register_help
 from lnta.report.results import register_resolver
 
 if TYPE_CHECKING:  # torch stays unimported until a command runs
@@ -164,6 +165,7 @@ def entry_point(config_name: str):
 
     def decorate(task):
         register_resolver()  # ${lnta_job_name:...} names multirun job folders (conf/hydra/default.yaml)
+        register_help()      # ${lnta_help:...} is the --help text
         return clear_errors(hydra.main(version_base="1.3", config_path=str(CONF_DIR),
                                        config_name=config_name)(clear_errors(_quiet(task))))
 
