@@ -28,14 +28,15 @@ def _test(cfg: DictConfig, checkpoint: dict, ckpt_path: Path, datamodule, output
     from lnta.metrics.frame_scorer import FrameScorer  # here, not at the top: ``--help`` stays fast
     from lnta.metrics.pixel import metric_callbacks
     from lnta.trainer.checkpoint import CONFIG_KEY, module_from_checkpoint
-    from lnta.trainer.precision import apply_speed, precision_of, resolve_speed, training_device
+    from lnta.trainer.precision import apply_speed, precision_of, resolve_device, resolve_speed
 
     speed = resolve_speed(precision_of(cfg.get("precision"), checkpoint[CONFIG_KEY]),
-                          training_device(cfg.trainer.get("accelerator")))
+                          resolve_device(cfg.trainer.get("accelerator"), "trainer.accelerator"))
     scorer = FrameScorer(str(output_dir), extra_metrics={
         "epoch": int(checkpoint.get("epoch", -1)), "ckpt_path": str(ckpt_path.resolve()),
         "precision": speed.precision, "trainer_precision": speed.trainer_precision})
-    callbacks = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4))
+    callbacks = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
+                                 cfg.get("region_quantile", 0.99))
     trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision, callbacks=callbacks,
                                       logger=False)
     module = module_from_checkpoint(checkpoint)

@@ -43,7 +43,8 @@ def train(cfg: DictConfig) -> dict | None:
         del resumed
     scorer = FrameScorer(str(output_dir), extra_metrics={"precision": speed.precision,
                                                          "trainer_precision": speed.trainer_precision})
-    metrics = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4))
+    metrics = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
+                                 cfg.get("region_quantile", 0.99))
     trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision,
                                       callbacks=[*build_list(cfg.get("callbacks")), *metrics, *progress_bar(cfg)],
                                       logger=build_list(cfg.get("logger")) or False,

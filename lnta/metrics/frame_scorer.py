@@ -1,8 +1,6 @@
 """Test-time evaluation: collects per-frame PSNRs, scores them and writes the run's outputs."""
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import torch
 from lnta.metrics.calibration import CALIBRATION_KEY, calibrated_metrics
 from lnta.data.sampling import scored_frames
 from lnta.errors import DataError
-from lnta.io import write_json, write_text
+from lnta.io import write_csv, write_json
 from lnta.report.plots import plot_roc, plot_video_scores
 from lnta.metrics.protocol import REFERENCE_PROTOCOL, frame_level_metrics, minmax_anomaly_scores, roc_curve
 
@@ -21,12 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def _write_scores_csv(path: Path, names, videos, frames, psnr, scores, labels) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["video", "frame", "psnr", "score", "label"])
-    for v, f, p, s, y in zip(videos, frames, psnr, scores, labels):
-        writer.writerow([names[v], int(f), f"{p:.6f}", f"{s:.6f}", int(y)])
-    write_text(path, buffer.getvalue())
+    write_csv(path, ["video", "frame", "psnr", "score", "label"],
+              ([names[v], int(f), f"{p:.6f}", f"{s:.6f}", int(y)] for v, f, p, s, y in zip(videos, frames, psnr, scores, labels)))
 
 
 def gather_unique(pl_module, parts: list[dict], keys) -> dict[str, np.ndarray]:

@@ -16,23 +16,20 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from lnta.errors import DataError
+from lnta.data.labels.formats import PIXEL_MASK_FILE as MASK_FILE, read_pixel_masks
+from lnta.errors import ConfigError, DataError
+from lnta.metrics.detection_criteria import RULE as DETECTION_RULE, criteria_from_error_maps
 from lnta.metrics.frame_scorer import FrameScorer, gather_unique
 from lnta.metrics.protocol import roc_auc
 
 log = logging.getLogger(__name__)
-MASK_FILE = "testing/pixel_gt_masks.npz"
 PIXEL_RULE = ("ROC-AUC over pixels of every scored frame: squared error resized bilinearly to the mask size, "
               "1 pixel in {stride} along each axis")
 
 
 def load_pixel_masks(path: Path, names: list[str], lengths: list[int]) -> dict[str, np.ndarray]:
     """The bool masks of each test video, checked against the videos' names and lengths."""
-    try:
-        with np.load(path) as data:
-            masks = {name: data[name].astype(bool) for name in names if name in data.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"pixel_masks={path}: not a readable .npz ({exc.__class__.__name__})") from None
+    masks = read_pixel_masks(path, names)
     missing = [n for n in names if n not in masks]
     if missing:
         raise DataError(f"pixel_masks={path}: no masks for test videos {missing}")
@@ -52,10 +49,16 @@ class PixelScorer(pl.Callback):
     """Adds ``pixel_auc`` to the frame scorer's metrics; placed before it in the callback list.
 
     ``masks``: a path, ``auto`` (``<data root>/testing/pixel_gt_masks.npz`` if present) or None (off).
+    Also adds ``rbdc``/``tbdc`` (lnta/metrics/detection_criteria.py) from the same sampled error maps and
+    masks, with detections above the ``region_quantile`` of the sampled error pixels.
     """
 
-    def __init__(self, frame_scorer: FrameScorer, masks: str | None = "auto", stride: int = 4):
+    def __init__(self, frame_scorer: FrameScorer, masks: str | None = "auto", stride: int = 4,
+                 region_quantile: float = 0.99):
+        if not 0.0 < region_quantile < 1.0:
+            raise ConfigError(f"region_quantile={region_quantile}: expected a number in (0, 1)")
         self.frame_scorer, self.masks_option, self.stride = frame_scorer, masks, stride
+        self.region_quantile = region_quantile
         self.masks: dict[str, np.ndarray] | None = None
 
     def _mask_path(self, datamodule) -> Path | None:
@@ -93,12 +96,20 @@ class PixelScorer(pl.Callback):
         self.frame_scorer.extra_metrics.update(pixel_auc=auc, pixel_auc_rule=PIXEL_RULE.format(stride=self.stride),
                                                pixel_count=int(labels.size))
         log.info("pixel-level AUC %.4f over %d pixels", auc, labels.size)
+        criteria, threshold = criteria_from_error_maps(data["error"], labels, data["video"], data["frame"],
+                                                       self.region_quantile)
+        self.frame_scorer.extra_metrics.update(
+            rbdc=criteria.rbdc, tbdc=criteria.tbdc, gt_regions=criteria.n_regions, gt_tracks=criteria.n_tracks,
+            rbdc_rule=DETECTION_RULE.format(threshold=threshold, quantile=self.region_quantile, stride=self.stride))
+        log.info("RBDC %.4f  TBDC %.4f (%d regions, %d tracks)", criteria.rbdc, criteria.tbdc,
+                 criteria.n_regions, criteria.n_tracks)
 
     def on_test_end(self, trainer, pl_module) -> None:
         pl_module.return_error_maps = False
         self._parts = []
 
 
-def metric_callbacks(frame_scorer: FrameScorer, masks: str | None = "auto", stride: int = 4) -> list[pl.Callback]:
+def metric_callbacks(frame_scorer: FrameScorer, masks: str | None = "auto", stride: int = 4,
+                     region_quantile: float = 0.99) -> list[pl.Callback]:
     """The test-time metric callbacks in their order: pixel level (when masks exist), then frame level."""
-    return [PixelScorer(frame_scorer, masks, stride), frame_scorer]
+    return [PixelScorer(frame_scorer, masks, stride, region_quantile), frame_scorer]

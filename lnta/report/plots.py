@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from lnta.data.sampling import runs  # noqa: E402
 from lnta.io import atomic_path  # noqa: E402
 
 
@@ -22,8 +23,7 @@ GT_COLOR, GT_ALPHA = "tab:red", 0.2
 
 
 def _shade_intervals(ax, frames: np.ndarray, labels: np.ndarray) -> None:
-    edges = np.flatnonzero(np.diff(np.r_[0, labels, 0]))
-    for start, stop in zip(edges[::2], edges[1::2]):
+    for start, stop in runs(labels):
         ax.axvspan(frames[start], frames[stop - 1], color=GT_COLOR, alpha=GT_ALPHA, lw=0)
 
 

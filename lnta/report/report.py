@@ -11,8 +11,6 @@ settings) and PNG plots of AUC against each swept hyperparameter
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -22,7 +20,7 @@ from omegaconf import OmegaConf
 
 from lnta.metrics.selection import read_epoch_table
 from lnta.errors import DataError
-from lnta.io import write_text
+from lnta.io import write_csv, write_text
 from lnta.report.plots import plot_curves
 from lnta.metrics.selection import PROTOCOLS, select_epoch
 
@@ -183,14 +181,6 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _csv(rows: list[dict], fields: list[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fields, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def _cell(s: dict) -> str:
     if not s["n"]:
         return "—"
@@ -287,8 +277,8 @@ def report(paths: list[Path], out: Path) -> dict:
     differs = annotate(rows)
     summary = summarize(rows)
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "runs.csv", _csv(rows, RUN_FIELDS))
-    write_text(out / "table.csv", _csv(summary, ["dataset", "setting", "protocol", "mean", "std", "n", "seeds"]))
+    write_csv(out / "runs.csv", RUN_FIELDS, rows)
+    write_csv(out / "table.csv", ["dataset", "setting", "protocol", "mean", "std", "n", "seeds"], summary)
     write_text(out / "report.md", markdown(summary, differs))
     plots = _plot_sweeps(rows, out) + _plot_epochs(rows, out)
     return {"runs": rows, "summary": summary, "differs": differs, "plots": plots}
