@@ -187,6 +187,7 @@ RANGES: dict[str, Callable[[str, object], None]] = {
     "callbacks.step_checkpoint.every_n_train_steps": _NATURAL, "callbacks.step_checkpoint.save_top_k": _TOP_K,
     "callbacks.calibration.max_clips": _COUNT, "callbacks.calibration.batch_size": _COUNT,
     "callbacks.calibration.seed": _SEED, "callbacks.dashboard.heatmaps": _NATURAL,
+    "callbacks.run_plan.timed_steps": _COUNT,
     "callbacks.pseudo_anomaly_images.frames": Range(low=0, none=True, items=True),
     # train / eval
     "pixel_stride": _COUNT, "region_quantile": Range(integer=False, low=0, high=1, open_low=True, open_high=True),

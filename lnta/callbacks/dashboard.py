@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 
 from lnta.data.transforms import to_unit
 from lnta.metrics.frame_scorer import FrameScorer
-from lnta.report.plots import plot_heatmaps
+from lnta.report.plots import error_map_image, plot_heatmaps
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Dashboard(pl.Callback):
 
         out = self.output_dir
         images = {"test/heatmaps": wandb.Image(str(out / "heatmaps.png"), caption="input | reconstruction | error"),
-                  "test/error_maps": [wandb.Image(e[i], caption=t) for i, t in enumerate(titles)]}
+                  "test/error_maps": [wandb.Image(error_map_image(e[i], t), caption=t) for i, t in enumerate(titles)]}
         for key, name in (("test/score_curves", "scores.png"), ("test/roc", "roc.png")):
             if (out / name).is_file():
                 images[key] = wandb.Image(str(out / name))

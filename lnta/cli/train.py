@@ -18,6 +18,7 @@ def train(cfg: DictConfig) -> dict | None:
     """Fit, then (``test_after_fit``) test the final model; returns the test metrics."""
     import pytorch_lightning as pl  # here, not at the top: ``--help`` and imports stay fast
 
+    from lnta.callbacks.progress import progress_bar
     from lnta.callbacks.resume import resume_checkpoint
     from lnta.metrics.frame_scorer import FrameScorer
     from lnta.metrics.pixel import metric_callbacks
@@ -46,7 +47,7 @@ def train(cfg: DictConfig) -> dict | None:
     metrics = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
                                  cfg.get("region_quantile", 0.99))
     trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision,
-                                      callbacks=[*build_list(cfg.get("callbacks")), *metrics],
+                                      callbacks=[*build_list(cfg.get("callbacks")), *metrics, *progress_bar(cfg)],
                                       logger=build_list(cfg.get("logger")) or False,
                                       plugins=[AtomicCheckpointIO()])
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)

@@ -19,7 +19,7 @@ from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_che
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.errors import ConfigError
 from lnta.io import write_json
-from lnta.deploy.overlay import OverlayWriter
+from lnta.deploy.overlay import KeepFrames, OverlayWriter
 from lnta.report.plots import plot_score_timeline
 from lnta.metrics.protocol import minmax_anomaly_scores
 from lnta.deploy.stream import Source, find_sources, score_frames
@@ -59,7 +59,8 @@ class VideoScorer:
         overlay = (OverlayWriter(self.out / "overlay", source.name, self.cfg.overlay, fps, self.cfg.heatmap_max)
                    if self.cfg.overlay else None)
         frames, psnr, flagged_rows = [], [], []
-        results = score_frames(self.model, source.frames(), image_size=self.image_size, clip_len=self.clip_len,
+        inputs = KeepFrames(source.frames(), self.clip_len + 2 * self.cfg.batch_size + 8) if overlay else source.frames()
+        results = score_frames(self.model, inputs, image_size=self.image_size, clip_len=self.clip_len,
                                center=self.center, edges=self.cfg.edges, batch_size=self.cfg.batch_size,
                                device=self.device, maps=overlay is not None, speed=self.speed)
         bar = tqdm(total=count, unit="frame", desc=source.name, disable=not self.cfg.progress, dynamic_ncols=True)
@@ -72,8 +73,9 @@ class VideoScorer:
                 flagged_rows.append(flag)
                 if self.cfg.stream:  # rows leave as soon as they are computed; min-max needs the whole video
                     writer.writerow([source.name, r.frame, _fmt(r.psnr), "", _fmt(z), _fmt(flag)])
-                if overlay:
-                    overlay.write(r.frame, r.image, r.error)
+                if overlay:  # at the input's size, with the score known so far (min-max needs the whole video)
+                    text = (f"score {z:.2f}" + (" flagged" if flag else "")) if z is not None else f"PSNR {r.psnr:.2f} dB"
+                    overlay.write(r.frame, inputs[r.frame], r.error, text)
                 bar.update(1)
         except KeyboardInterrupt:
             log.warning("%s: interrupted after %d frames; writing what was scored", source.name, len(frames))
@@ -94,8 +96,8 @@ class VideoScorer:
                 writer.writerow([source.name, int(f), _fmt(float(psnr[i])), _fmt(float(minmax[i])),
                                  _fmt(None if z is None else float(z[i])), _fmt(flagged[i])])
         intervals = flagged_intervals(frames, np.array(flagged, dtype=np.int8)) if z is not None else []
-        plot_score_timeline(self.out / "plots" / f"{source.name}.png", source.name, frames, minmax,
-                            z, self.threshold, intervals)
+        plot_score_timeline(self.out / "plots" / f"{source.name}.png", source.name, frames,
+                            None if self.cfg.stream and z is not None else minmax, z, self.threshold, intervals)
         summary = {"frames_scored": int(len(frames)), "first_frame": int(frames[0]), "last_frame": int(frames[-1]),
                    "intervals": intervals, "fps": fps,
                    "flagged_frames": int(np.sum(flagged)) if z is not None else None}

@@ -82,7 +82,8 @@ class FrameScorer(pl.Callback):
         out = self.output_dir
         write_json(out / "metrics.json", metrics)
         _write_scores_csv(out / "scores.csv", names, videos, frames, psnr, scores, labels)
-        plot_video_scores(out / "scores.png", videos, frames, scores, labels, names)
+        plot_video_scores(out / "scores.png", videos, frames, scores, labels, names,
+                          title=f"{out.name}: AUC micro {metrics['auc_micro']:.4f}, macro {metrics['auc_macro']:.4f}")
         plot_roc(out / "roc.png", *roc_curve(scores, labels), metrics["auc_micro"])
         log.info("frame-level AUC micro %.4f macro %.4f over %d frames -> %s",
                  metrics["auc_micro"], metrics["auc_macro"], metrics["n_frames_scored"], out)
