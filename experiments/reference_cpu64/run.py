@@ -148,8 +148,28 @@ def table(out: Path) -> dict:
              "welch_p": round(float(stats.ttest_ind(a[:, e], b[:, e], equal_var=False).pvalue), 3)}
             for e in range(a.shape[1])]
     _save(out / "results.json", summary)
-    print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+    (out / "results.md").write_text(markdown(summary))
+    print(markdown(summary))
     return summary
+
+
+def markdown(summary: dict) -> str:
+    """The README tables: per-run AUCs, per-epoch mean ± std side by side, and the tests."""
+    lines = ["| side | method | seed | AUC micro % epochs 1 / 2 / 3 | train min | eval min |", "|---|---|---|---|---|---|"]
+    for r in sorted(summary["runs"], key=lambda r: (r["method"], r["side"], r["seed"])):
+        aucs = " / ".join(f"{100 * a:.2f}" for a in r["auc_micro"])
+        lines.append(f"| {r['side']} | {r['method']} | {r['seed']} | {aucs} | {r['train_s'] / 60:.1f} | "
+                     f"{r['eval_s'] / 60:.1f} |")
+    lines += ["", "| method | side | seeds | mean ± std per epoch (%) |", "|---|---|---|---|"]
+    for key, g in summary["groups"].items():
+        method, side = key.split("/")
+        cells = " / ".join(f"{m:.2f} ± {s:.2f}" if g["std"] else f"{m:.2f}"
+                           for m, s in zip(g["mean"], g["std"] or [0] * len(g["mean"])))
+        lines.append(f"| {method} | {side} | {', '.join(map(str, g['seeds']))} | {cells} |")
+    lines += ["", "| method | epoch | lnta − authors (points) | Welch t-test p |", "|---|---|---|---|"]
+    for method, rows in summary["tests"].items():
+        lines += [f"| {method} | {t['epoch']} | {t['diff']:+.2f} | {t['welch_p']:.3f} |" for t in rows]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ def _test(cfg: DictConfig, checkpoint: dict, ckpt_path: Path, datamodule, output
 
     speed = _speed(cfg, checkpoint)
     tests = Evaluation(datamodule.root, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
-                        cfg.false_alarm_rate)
+                        cfg.false_alarm_rate, cfg.get("region_quantile", 0.99))
     trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision, callbacks=tests.callbacks,
                                       logger=False)
     module = module_from_checkpoint(checkpoint, error_maps=tests.error_maps)

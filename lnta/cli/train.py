@@ -52,7 +52,7 @@ def train(cfg: DictConfig) -> dict | None:
     datamodule = build_datamodule(cfg, speed)
     callbacks = build_named(cfg.get("callbacks"))
     tests = Evaluation(datamodule.root, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
-                        cfg.false_alarm_rate, dashboard=callbacks.get("dashboard"))
+                        cfg.false_alarm_rate, cfg.get("region_quantile", 0.99), callbacks.get("dashboard"))
     module = build_module(cfg, speed, tests.error_maps)
     if resumed is not None:
         check_resumable(module, resumed, ckpt_path)

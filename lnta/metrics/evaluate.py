@@ -19,16 +19,16 @@ class Evaluation:
     """The test-time metric callbacks of one command, built from its settings, and the step that
     turns their results into ``metrics.json``, ``scores.csv`` and the plots.
 
-    ``pixel_masks`` / ``pixel_stride``: see :mod:`lnta.metrics.pixel` (``auto`` looks in
-    ``data_root``). ``false_alarm_rate``: the calibrated score's threshold rate. ``dashboard``: a
+    ``pixel_masks`` / ``pixel_stride`` / ``region_quantile``: see :mod:`lnta.metrics.pixel` (``auto``
+    looks in ``data_root``). ``false_alarm_rate``: the calibrated score's threshold rate. ``dashboard``: a
     :class:`~lnta.callbacks.dashboard.Dashboard` whose media are written after the metrics.
     """
 
     def __init__(self, data_root: str | Path, pixel_masks: str | None = "auto", pixel_stride: int = 4,
-                 false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE, dashboard=None):
+                 false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE, region_quantile: float = 0.99, dashboard=None):
         self.frame = FrameScorer()
         path = mask_path(pixel_masks, data_root)
-        self.pixel = PixelScorer(path, pixel_stride) if path else None
+        self.pixel = PixelScorer(path, pixel_stride, region_quantile) if path else None
         self.false_alarm_rate, self.dashboard = false_alarm_rate, dashboard
 
     @property

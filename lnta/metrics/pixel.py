@@ -16,7 +16,8 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from lnta.errors import DataError
+from lnta.errors import ConfigError, DataError
+from lnta.metrics.detection_criteria import RULE as DETECTION_RULE, criteria_from_error_maps
 from lnta.metrics.frame_scorer import gather_unique
 from lnta.metrics.protocol import roc_auc
 
@@ -76,14 +77,18 @@ def _mask_size(path: Path) -> tuple[int, int]:
 class PixelScorer(pl.Callback):
     """Accumulates the test outputs ``error`` (B, h, w; :func:`lnta.metrics.protocol.error_map`),
     ``video`` and ``frame``, resized to the mask size and strided as they come; :meth:`compute`
-    returns ``pixel_auc``, its rule and the pixel count for ``metrics.json``.
+    returns ``pixel_auc``, its rule and the pixel count for ``metrics.json``, and ``rbdc``/``tbdc``
+    (lnta/metrics/detection_criteria.py) from the same sampled error maps and masks, with detections
+    above the ``region_quantile`` of the sampled error pixels.
 
     ``masks``: the mask file (see :func:`mask_path`). The module must be built with
     ``error_maps=True`` so that ``test_step`` returns the maps.
     """
 
-    def __init__(self, masks: str | Path, stride: int = 4):
-        self.path, self.stride = Path(masks), stride
+    def __init__(self, masks: str | Path, stride: int = 4, region_quantile: float = 0.99):
+        if not 0.0 < region_quantile < 1.0:
+            raise ConfigError(f"region_quantile={region_quantile}: expected a number in (0, 1)")
+        self.path, self.stride, self.region_quantile = Path(masks), stride, region_quantile
         self.size = _mask_size(self.path)
         self.data: dict[str, np.ndarray] | None = None
         self._parts: list[dict] = []
@@ -104,12 +109,20 @@ class PixelScorer(pl.Callback):
 
     def compute(self, names: list[str], lengths: list[int]) -> dict:
         """Pixel-level metrics of the gathered maps against the masks of test videos ``names``
-        (with ``lengths`` frames each, checked): ``pixel_auc``, ``pixel_auc_rule``, ``pixel_count``."""
+        (with ``lengths`` frames each, checked): ``pixel_auc``, ``pixel_auc_rule``, ``pixel_count``,
+        ``rbdc``, ``tbdc``, ``gt_regions``, ``gt_tracks``, ``rbdc_rule``."""
         masks = load_pixel_masks(self.path, names, lengths)
         data = self.data
         labels = np.stack([masks[names[v]][f, ::self.stride, ::self.stride]
                            for v, f in zip(data["video"], data["frame"])])
         auc = roc_auc(data["error"].astype(np.float32).ravel(), labels.ravel())
         log.info("pixel-level AUC %.4f over %d pixels", auc, labels.size)
+        criteria, threshold = criteria_from_error_maps(data["error"], labels, data["video"], data["frame"],
+                                                       self.region_quantile)
+        log.info("RBDC %.4f  TBDC %.4f (%d regions, %d tracks)", criteria.rbdc, criteria.tbdc,
+                 criteria.n_regions, criteria.n_tracks)
         return {"pixel_auc": auc, "pixel_auc_rule": PIXEL_RULE.format(stride=self.stride),
-                "pixel_count": int(labels.size)}
+                "pixel_count": int(labels.size), "rbdc": criteria.rbdc, "tbdc": criteria.tbdc,
+                "gt_regions": criteria.n_regions, "gt_tracks": criteria.n_tracks,
+                "rbdc_rule": DETECTION_RULE.format(threshold=threshold, quantile=self.region_quantile,
+                                                   stride=self.stride)}
