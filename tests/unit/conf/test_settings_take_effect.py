@@ -84,3 +84,28 @@ def test_explicit_trainer_precision_wins_over_the_knob(tmp_path):
     assert (speed.precision, speed.trainer_precision) == ("exact", "bf16-mixed")
     cfg = _train_config(tmp_path, "precision=exact")
     assert speed_from_config(cfg).trainer_precision == "32-true"  # null: derived from the knob
+
+
+def test_folder_intruder_crop_and_flip_settings(tmp_path):
+    from PIL import Image
+    import numpy as np
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((20, 30), 10 * i, np.uint8)).save(folder / f"{i}.png")
+    common = ["anomaly=patch", "anomaly.intruder.source=folder", f"anomaly.intruder.path={folder}",
+              "anomaly.intruder.size=16"]
+    cfg = _train_config(tmp_path, *common, "anomaly.intruder.crop_scale=[1.0,1.0]",
+                        "anomaly.intruder.crop_ratio=[1.0,1.0]", "anomaly.intruder.flip=0.0")
+    [patch] = build_module(cfg, speed_from_config(cfg)).anomalies
+    bank = patch.augment.intruders
+    params = bank((64, 1, 16, 16, 16))
+    boxes = params["intruder_box"]  # the whole 16 px square: scale 1, ratio 1
+    assert torch.equal(boxes[:, 0], torch.zeros(64, 2)) and torch.equal(boxes[:, 2], torch.full((64, 2), 15.0))
+    assert not params["intruder_hflip"].any() and not params["intruder_vflip"].any()
+    cfg = _train_config(tmp_path, *common, "anomaly.intruder.flip=1.0", "anomaly.intruder.crop_scale=[0.1,0.2]")
+    params = build_module(cfg, speed_from_config(cfg)).anomalies[0].augment.intruders((64, 1, 16, 16, 16))
+    assert params["intruder_hflip"].all() and params["intruder_vflip"].all()
+    area = (params["intruder_box"][:, 2] - params["intruder_box"][:, 0] + 1).prod(1) / 16**2
+    assert float(area.max()) < 0.35  # crops of at most ~20 % of the image (rounding to whole pixels)
