@@ -97,6 +97,7 @@ class Dashboard(pl.Callback):
         x, r, e = (np.stack([p[1 + k].numpy() for p in picks]) for k in range(len(MAP_KEYS)))
         titles = [f"video {names[v]} frame {self.picks[v][0][1]}" for v in sorted(self.picks)]
         plot_heatmaps(self.output_dir / "heatmaps.png", x, r, e, titles)
+        log.info("heatmaps of %s -> %s", ", ".join(titles), self.output_dir / "heatmaps.png")
         wandb_logger = next((lg for lg in loggers if type(lg).__name__ == "WandbLogger"), None)
         if wandb_logger is not None:
             self._log_wandb(wandb_logger, results, names, minmax_display(e), titles)
