@@ -158,6 +158,8 @@ class VideoDataModule(pl.LightningDataModule):
         return DeviceFrames(store, device)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Finish loading an on-device batch (frame indices -> uint8 clips, the same batch as host
+        loading); the on-device batch transform itself is :meth:`lnta.models.module.LNTAModule.make_inputs`."""
         if self.device_frames is not None and "clip_index" in batch:
             return self.device_frames.gather_batch(batch)
         return batch

@@ -51,7 +51,8 @@ class LNTAModule(pl.LightningModule):
         return self.model(clips)
 
     def make_inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Normalise the uint8 batch on its device and apply the loss switch.
+        """The on-device batch transform, in one place: normalise the uint8 batch on its device
+        (:func:`~lnta.data.transforms.to_unit`) and apply the pseudo anomalies by the loss switch.
 
         Returns ``(inputs, targets, kinds)``; ``kinds[i]`` is the anomaly index of sample i or -1.
         """
