@@ -19,6 +19,7 @@ Usage as a launcher: ``python authors_env.py --clone DIR --seed N SCRIPT.py [the
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import os
 import pickle
 import random
@@ -141,6 +142,8 @@ def install() -> None:
     datasets.cifar, datasets.CIFAR100, datasets.ImageFolder = cifar, CIFAR100, _unsupported("ImageFolder")
     utils = types.ModuleType("torchvision.utils")
     tv.transforms, tv.datasets, tv.utils = transforms, datasets, utils
+    for module in (tv, transforms, datasets, cifar, utils):  # importlib.util.find_spec needs a spec
+        module.__spec__ = importlib.machinery.ModuleSpec(module.__name__, None)
     sys.modules.update({"torchvision": tv, "torchvision.transforms": transforms, "torchvision.datasets": datasets,
                         "torchvision.datasets.cifar": cifar, "torchvision.utils": utils})
 

@@ -1,39 +1,27 @@
 """Timing the pseudo-anomaly generation of one batch, for ``lnta.bench`` and the docs."""
 from __future__ import annotations
 
-import time
 from typing import Mapping
 
 import torch
 
 from lnta.anomaly.patch import PatchAnomaly
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from lnta.bench.timing import seconds_per_call
 
 
 def time_pseudo_anomalies(technique: str = "smoothmix_s", intruder: Mapping | None = None, batch_size: int = 4,
                           frames: int = 16, size: int = 256, device: str = "cpu", repeats: int = 5,
-                          warmup: int = 1, alpha: float = 0.5, beta: int = 10) -> dict:
+                          alpha: float = 0.5, beta: int = 10) -> dict:
     """Seconds to turn a whole batch (B, 1, T, size, size) into patch pseudo anomalies on ``device``.
 
     Every sample is made pseudo-anomalous (the worst case of the loss switch). Returns the
-    settings and ``seconds`` (mean) and ``seconds_min`` over ``repeats`` timed runs after ``warmup``.
+    settings and ``seconds``, the mean over ``repeats`` timed runs (:mod:`lnta.bench.timing`).
     """
     dev = torch.device(device)
     anomaly = PatchAnomaly(1.0, technique, alpha, beta, intruder=intruder).to(dev)
     clips = torch.rand(batch_size, 1, frames, size, size, device=dev) * 2 - 1
     index = torch.arange(batch_size, device=dev)
-    times = []
-    for i in range(warmup + repeats):
-        _sync(dev)
-        start = time.perf_counter()
-        anomaly(clips, {}, index)
-        _sync(dev)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
+    seconds = seconds_per_call(lambda: anomaly(clips, {}, index), repeats)
     return {"technique": technique, "intruder": dict(intruder or {"source": "synthetic"}), "device": str(dev),
             "batch_shape": [batch_size, 1, frames, size, size], "repeats": repeats,
-            "seconds": sum(times) / len(times), "seconds_min": min(times)}
+            "seconds": seconds}

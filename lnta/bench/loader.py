@@ -1,14 +1,13 @@
 """Data-pipeline throughput: training clips per second from the prepared cache or from frame files."""
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from lnta.bench.timing import seconds_per_call, timer_warmup
 from lnta.data.io.cache import cache_path, open_cache
 from lnta.data.datasets import TrainClips
 from lnta.data.io.frames import resize_gray
@@ -54,23 +53,20 @@ def loader_clips_per_s(root: str | Path, source: str = "cache", num_workers: int
 def store_clips_per_s(store, clip_len: int = 16, batch_size: int = 4, num_workers: int = 2, batches: int = 50,
                       repeats: int = 1, skips=None, seed: int = 0) -> float:
     """Training items per second out of a shuffled :class:`TrainClips` DataLoader over ``store`` (a
-    clip, plus its skip-frame pair with ``skips``): the median of ``repeats`` timings of ``batches``
-    batches, after the workers have started and filled their prefetch queues."""
+    clip, plus its skip-frame pair with ``skips``): one timed block of ``batches * repeats`` batches
+    (:mod:`lnta.bench.timing`), after the workers have started and filled their prefetch queues;
+    fewer when one epoch holds fewer batches."""
     loader = DataLoader(TrainClips(store, clip_len, skips), batch_size=batch_size, shuffle=True, drop_last=True,
                         num_workers=num_workers, persistent_workers=num_workers > 0,
                         generator=torch.Generator().manual_seed(seed))
     warm = max(2, 2 * num_workers)
-    batches = min(batches, (len(loader) - warm) // repeats)
-    if batches < 1:
+    available = len(loader) - warm
+    calls = min(batches * repeats, available - timer_warmup(available))
+    if calls < 1:
         raise DataError(f"{len(loader)} training batches: too few to time the loader")
     iterator = iter(loader)
     for _ in range(warm):
         next(iterator)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(batches):
-            next(iterator)
-        times.append(time.perf_counter() - start)
+    seconds = seconds_per_call(lambda: next(iterator), calls)
     del iterator
-    return batches * batch_size / statistics.median(times)
+    return batch_size / seconds

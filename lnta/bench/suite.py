@@ -1,6 +1,7 @@
 """``python -m lnta.bench``: how fast lnta trains, tests, loads clips and makes pseudo anomalies here.
 
-Every figure is the median of ``--repeats`` timings after a warm-up, on the current device. The
+Every time is the mean per call of one block of ``--repeats`` calls after two warm-up calls
+(:mod:`lnta.bench.timing`), on the current device. The
 default is the paper's setting (16x256x256 clips, batch 4, the full-width AE); ``--quick`` runs at
 64x64 in well under a minute. Writes a JSON file (``--out``) and prints a table. ``exact`` is the
 reference's numerics (fp32, default layout); ``fast`` is ``precision=fast`` (lnta/trainer/precision.py).
@@ -10,10 +11,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -26,50 +25,30 @@ from torch.utils.flop_counter import FlopCounterMode
 from lnta.anomaly import SkipFrame
 from lnta.bench.anomaly import time_pseudo_anomalies
 from lnta.bench.loader import store_clips_per_s
+from lnta.bench.timing import seconds_per_call
 from lnta.data.io.frames import read_gray, resize_gray
 from lnta.data.transforms import to_unit
 from lnta.data.ondevice import DeviceFrames, TrainIndices
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.data.io.store import FrameStore
-from lnta.trainer.precision import Speed, apply_speed, fast_bf16, resolve_speed
+from lnta.data.labels.known import KNOWN
+from lnta.trainer.precision import Speed, apply_speed, autocast, fast_bf16, resolve_speed
 from lnta.models import ConvAE3D
+from lnta.models.module import per_sample_mse
 from lnta.metrics.protocol import frame_psnr
 
-#: UCSD Ped2 training video lengths: the store the loaders are measured on, and one paper epoch.
-PED2_TRAIN_LENGTHS = (120, 150, 150, 180, 180, 150, 150, 120, 180, 180, 180, 180, 180, 150, 150, 150)
+#: UCSD Ped2 training video lengths (the published counts): the store the loaders are measured on, and one paper epoch.
+PED2_TRAIN_LENGTHS = tuple(KNOWN["ped2"]["train"]["lengths"])
 #: The authors' code (issue #6): seconds per training iteration of 4 clips, tested frames per second.
 AUTHORS_S_PER_ITER, AUTHORS_EVAL_FPS = 9.0, 1.15
 #: The paper's skips: loaders are measured with skip-frame pairs, the heaviest training item.
 SKIPS = (2, 3, 4, 5)
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def median_seconds(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def autocast(speed: Speed, device: torch.device):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=speed.trainer_precision == "bf16-mixed")
-
-
 def matmul_peak_gflops(dtype: torch.dtype, device: torch.device, n: int, repeats: int) -> float:
     """Throughput of an n x n x n matmul in ``dtype`` (2 n^3 FLOP per product)."""
     a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
-    return 2 * n**3 / median_seconds(lambda: a @ b, device, repeats) / 1e9
+    return 2 * n**3 / seconds_per_call(lambda: a @ b, repeats) / 1e9
 
 
 def clip_gflop(model_factory: Callable[[], torch.nn.Module], frames: int, size: int) -> tuple[float, float]:
@@ -92,13 +71,13 @@ def train_step_seconds(model, clips: torch.Tensor, speed: Speed, repeats: int) -
         x = to_unit(clips)
         with autocast(speed, device):
             out = model(x)
-        loss = (out.float() - x).pow(2).flatten(1).mean(1).mean()
+        loss = per_sample_mse(out, x).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
     model.train()
-    return median_seconds(step, device, repeats)
+    return seconds_per_call(step, repeats)
 
 
 def eval_seconds(model, clips: torch.Tensor, speed: Speed, repeats: int) -> float:
@@ -113,7 +92,7 @@ def eval_seconds(model, clips: torch.Tensor, speed: Speed, repeats: int) -> floa
         return frame_psnr(out.float(), x, REFERENCE_CENTER)
 
     model.eval()
-    return median_seconds(run, device, repeats)
+    return seconds_per_call(run, repeats)
 
 
 def random_store(lengths, size: int, seed: int = 0) -> FrameStore:
@@ -135,7 +114,7 @@ def ondevice_clips_per_s(store: FrameStore, frames: int, batch: int, device: tor
         for _ in range(batches):
             device_frames.gather_batch({k: v.to(device) for k, v in next(iterator).items()})
 
-    return batches * batch / median_seconds(take, device, repeats)
+    return batches * batch / seconds_per_call(take, repeats)
 
 
 def anomaly_ms(store: FrameStore, frames: int, batch: int, size: int, device: torch.device,
@@ -154,7 +133,7 @@ def anomaly_ms(store: FrameStore, frames: int, batch: int, size: int, device: to
     skip = SkipFrame(p=1.0, skips=SKIPS)
     indices = next(iter(DataLoader(TrainIndices(store, frames, skip.skips), batch_size=batch, shuffle=True)))
     indices = {k: v.to(device) for k, v in indices.items() if k != "clip_index"}
-    skip_s = median_seconds(lambda: skip(clips, device_frames.gather_batch(indices), index), device, repeats)
+    skip_s = seconds_per_call(lambda: skip(clips, device_frames.gather_batch(indices), index), repeats)
     return 1000 * patch_s, 1000 * skip_s
 
 
@@ -171,7 +150,7 @@ def jpeg_ms_per_clip(frames: int, size: int, jpeg_dir: Path | None, repeats: int
         if len(files) < frames:
             raise SystemExit(f"--jpeg-dir {jpeg_dir}: needs at least {frames} .jpg frames")
         decode = lambda: resize_gray(np.stack([read_gray(f) for f in files]), size)  # noqa: E731
-        return 1000 * median_seconds(decode, torch.device("cpu"), repeats)
+        return 1000 * seconds_per_call(decode, repeats)
 
 
 def machine(device: torch.device) -> dict:

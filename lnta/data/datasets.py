@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from lnta.data.sampling import REFERENCE_CENTER, clip_starts, normal_clip, skip_clip_pair
+from lnta.data.sampling import REFERENCE_CENTER, ClipIndex, normal_clip, skip_clip_pair
 from lnta.data.io.store import FrameStore
 
 
@@ -24,15 +24,6 @@ def _item_randint(seed: int | None):
     return lambda n: int(rng.integers(n))
 
 
-def _clip_index(store: FrameStore, clip_len: int) -> tuple[np.ndarray, np.ndarray]:
-    videos, starts = [], []
-    for v, length in enumerate(store.lengths):
-        s = clip_starts(length, clip_len)
-        videos.append(np.full(len(s), v))
-        starts.append(s)
-    return np.concatenate(videos).astype(np.int64), np.concatenate(starts).astype(np.int64)
-
-
 def _as_clip(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frames).unsqueeze(0)  # (1, T, H, W), uint8
 
@@ -41,7 +32,19 @@ def _as_clip(frames: np.ndarray) -> torch.Tensor:
 FRAME_KEYS = {"clip_index": "clip", "skip_index": "skip_clip", "target_index": "skip_target"}
 
 
-class TrainClips(Dataset):
+class _Clips(Dataset):
+    """Every clip of ``store``'s :class:`~lnta.data.sampling.ClipIndex`: ``videos``, ``starts``."""
+
+    def __init__(self, store: FrameStore, clip_len: int):
+        self.store, self.clip_len = store, clip_len
+        self.index = ClipIndex(store.lengths, clip_len)
+        self.videos, self.starts = self.index.videos, self.index.starts
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+class TrainClips(_Clips):
     """Every stride-1 clip of every training video.
 
     Items: ``clip`` uint8 (1, T, H, W), ``video``, ``start``; with ``skips`` also ``skip_clip``
@@ -49,12 +52,8 @@ class TrainClips(Dataset):
     """
 
     def __init__(self, store: FrameStore, clip_len: int = 16, skips: Sequence[int] | None = None):
-        self.store, self.clip_len = store, clip_len
+        super().__init__(store, clip_len)
         self.skips = list(skips) if skips else None
-        self.videos, self.starts = _clip_index(store, clip_len)
-
-    def __len__(self) -> int:
-        return len(self.starts)
 
     def frame_indices(self, key: int | tuple[int, int]) -> dict:
         """Item ``key`` before gathering: ``video``, ``start`` and the frame indices of its clips
@@ -78,18 +77,14 @@ class TrainClips(Dataset):
         return item
 
 
-class TestClips(Dataset):
+class TestClips(_Clips):
     """Every stride-1 clip of every test video; ``frame`` is the scored (centre) frame and, with
     ``labels`` (one 0/1 array per video of ``store``), ``label`` its frame label."""
 
     def __init__(self, store: FrameStore, clip_len: int = 16, center: int = REFERENCE_CENTER,
                  labels: Sequence[np.ndarray] | None = None):
-        self.store, self.clip_len, self.center = store, clip_len, center
-        self.labels = labels
-        self.videos, self.starts = _clip_index(store, clip_len)
-
-    def __len__(self) -> int:
-        return len(self.starts)
+        super().__init__(store, clip_len)
+        self.center, self.labels = center, labels
 
     def __getitem__(self, i: int) -> dict:
         video, start = int(self.videos[i]), int(self.starts[i])

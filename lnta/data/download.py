@@ -37,7 +37,7 @@ from typing import Mapping
 from tqdm import tqdm
 
 from lnta.errors import ConfigError, DataError
-from lnta.io import write_json
+from lnta.io import is_macos_metadata, write_json
 
 log = logging.getLogger("lnta.download")
 
@@ -384,7 +384,7 @@ def _member_path(name: str) -> str | None:
     """A member name without ``./``, or None for macOS metadata (``__MACOSX/``, ``._*``)."""
     path = PurePosixPath(name)
     parts = [p for p in path.parts if p != "."]
-    if not parts or "__MACOSX" in parts or parts[-1].startswith("._"):
+    if not parts or is_macos_metadata(PurePosixPath(*parts)):
         return None
     return "/".join(parts)
 

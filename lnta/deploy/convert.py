@@ -23,7 +23,7 @@ from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_che
 from lnta.errors import DataError
 from lnta.io import atomic_path
 from lnta.models.conv_ae3d import _BASE_CHANNELS, ConvAE3D
-from lnta.deploy.stream import pick_device
+from lnta.trainer.precision import resolve_device
 
 log = logging.getLogger("lnta.convert")
 
@@ -177,7 +177,7 @@ def convert(cfg: DictConfig) -> Path:
                   "epoch": int(obj["epoch"]) if isinstance(obj, dict) and isinstance(obj.get("epoch"), int) else -1}
     if cfg.calibrate:
         datamodule = hydra.utils.instantiate(cfg.data, skips=None, _convert_="object")
-        device = pick_device(cfg.device)
+        device = resolve_device(cfg.device)
         module = module_from_checkpoint(checkpoint)
         checkpoint[CALIBRATION_KEY] = calibrate(module.model.eval().to(device), datamodule.store("train"),
                                                 datamodule.clip_len, module.center, cfg.calibration.max_clips,

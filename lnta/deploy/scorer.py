@@ -22,8 +22,8 @@ from lnta.io import write_json
 from lnta.deploy.overlay import OverlayWriter
 from lnta.report.plots import plot_score_timeline
 from lnta.metrics.protocol import minmax_anomaly_scores
-from lnta.deploy.stream import Source, find_sources, pick_device, score_frames
-from lnta.trainer.precision import apply_speed, precision_of, resolve_speed
+from lnta.deploy.stream import Source, find_sources, score_frames
+from lnta.trainer.precision import apply_speed, precision_of, resolve_device, resolve_speed
 
 log = logging.getLogger("lnta.score")
 
@@ -40,7 +40,7 @@ class VideoScorer:
     def __init__(self, cfg: DictConfig, checkpoint: dict, out: Path):
         trained = checkpoint[CONFIG_KEY]["data"]
         self.cfg, self.out = cfg, out
-        self.device = pick_device(cfg.device)
+        self.device = resolve_device(cfg.device)
         self.speed = resolve_speed(precision_of(cfg.get("precision"), checkpoint[CONFIG_KEY]), self.device)
         self.model = apply_speed(self.speed, module_from_checkpoint(checkpoint).model.eval().to(self.device))
         self.image_size, self.clip_len = trained["image_size"], trained["clip_len"]

@@ -1,40 +1,27 @@
 """Incremental scoring of the user's own footage: frame sources, sliding clips, per-frame PSNRs.
 
-Frames are read one at a time (PyAV for video files and devices, PIL for frame folders) and
-only the current clip window and one batch of clips are held, so memory does not grow with the
-length of the video.
+Frames are read one at a time by the readers of :mod:`lnta.data.io.video` (PyAV for video files
+and devices, PIL for frame folders); the clips come from :func:`lnta.data.sampling.scored_clips`
+(the ``pad``/``drop`` edge rules). Only the current clip window and one batch of clips are held,
+so memory does not grow with the length of the video.
 """
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import av
 import numpy as np
 import torch
 
-from lnta.data.io.frames import FRAME_SUFFIXES, frame_sort_key, list_frames, read_gray, resize_gray
+from lnta.data.io.frames import frame_sort_key, list_frames, resize_gray
+from lnta.data.io.video import VIDEO_SUFFIXES, FolderReader, decode_gray, probe_video
+from lnta.data.sampling import scored_clips
 from lnta.data.transforms import to_unit
-from lnta.errors import ConfigError, DataError
+from lnta.errors import DataError
+from lnta.io import is_macos_metadata
 from lnta.metrics.protocol import frame_psnr
 from lnta.trainer.precision import Speed, autocast
-
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv")
-#: Edge rules: ``pad`` scores every frame (clips at the ends repeat the first/last frame);
-#: ``drop`` is the reference (the first ``center`` and last ``clip_len - 1 - center`` frames get no score).
-EDGES = ("pad", "drop")
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto`` (a GPU when there is one), ``cpu``, ``cuda``, ``cuda:1`` ..."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={name}: no CUDA device available")
-    return torch.device(name)
-
 
 @dataclass
 class Source:
@@ -45,39 +32,22 @@ class Source:
     kind: str  # "video", "frames" or "device"
     input_format: str | None = None
 
-    def _open(self):
-        try:
-            return av.open(self.path, format=self.input_format)
-        except (av.FFmpegError, OSError) as exc:
-            raise DataError(f"{self.path}: cannot open as a video ({exc})") from None
-
     def info(self) -> tuple[int | None, float | None]:
         """(frame count if known, frames per second if known)."""
         if self.kind == "frames":
-            return len(list_frames(Path(self.path))), None
-        with self._open() as container:
-            if not container.streams.video:
-                raise DataError(f"{self.path}: no video stream")
-            stream = container.streams.video[0]
-            rate = float(stream.average_rate) if stream.average_rate else None
-            return (stream.frames or None), rate
+            return len(FolderReader(Path(self.path))), None
+        return probe_video(self.path, self.input_format)
 
     def frames(self) -> Iterator[np.ndarray]:
-        """Grayscale uint8 (H, W) frames at their native size, one at a time (ITU-R 601 luma, as PIL)."""
+        """Grayscale uint8 (H, W) frames at their native size, one at a time (the readers of
+        :mod:`lnta.data.io.video`, as in training)."""
         if self.kind == "frames":
-            for path in list_frames(Path(self.path)):
-                yield read_gray(path)
-            return
-        with self._open() as container:
-            try:
-                for frame in container.decode(video=0):
-                    yield np.asarray(frame.to_image().convert("L"))
-            except av.FFmpegError as exc:
-                raise DataError(f"{self.path}: decoding failed ({exc})") from None
+            return FolderReader(Path(self.path)).frames()
+        return decode_gray(self.path, self.input_format)
 
 
 def _has_frames(folder: Path) -> bool:
-    return any(p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith("._") for p in folder.iterdir())
+    return bool(list_frames(folder))
 
 
 def find_sources(path: str, input_format: str | None = None) -> list[Source]:
@@ -94,7 +64,8 @@ def find_sources(path: str, input_format: str | None = None) -> list[Source]:
     if _has_frames(p):
         return [Source(p.name, str(p), "frames")]
     sources = []
-    for child in sorted((c for c in p.iterdir() if not c.name.startswith(".")), key=frame_sort_key):
+    for child in sorted((c for c in p.iterdir() if not c.name.startswith(".") and not is_macos_metadata(c.name)),
+                        key=frame_sort_key):
         if child.is_file() and child.suffix.lower() in VIDEO_SUFFIXES:
             sources.append(Source(child.stem, str(child), "video", input_format))
         elif child.is_dir() and _has_frames(child):
@@ -102,36 +73,6 @@ def find_sources(path: str, input_format: str | None = None) -> list[Source]:
     if not sources:
         raise DataError(f"input={p}: no frames, videos or frame folders inside")
     return sources
-
-
-def padded(frames: Iterable, before: int, after: int) -> Iterator:
-    """``frames`` with the first repeated ``before`` times in front and the last ``after`` times behind."""
-    last = None
-    for last in frames:
-        if before:
-            yield from [last] * before
-            before = 0
-        yield last
-    if last is not None:
-        yield from [last] * after
-
-
-def windows(frames: Iterable, clip_len: int) -> Iterator[list]:
-    """Every stride-1 window of ``clip_len`` consecutive items, holding only one window."""
-    window: deque = deque(maxlen=clip_len)
-    for frame in frames:
-        window.append(frame)
-        if len(window) == clip_len:
-            yield list(window)
-
-
-def scored_clips(frames: Iterable[np.ndarray], clip_len: int, center: int, edges: str) -> Iterator[tuple[int, list]]:
-    """``(frame_index, clip)`` for every scored frame; see :data:`EDGES` for the rule at the ends."""
-    if edges not in EDGES:
-        raise ConfigError(f"edges={edges}: expected one of {', '.join(EDGES)}")
-    if edges == "pad":
-        return enumerate(windows(padded(frames, center, clip_len - 1 - center), clip_len))
-    return enumerate(windows(frames, clip_len), start=center)
 
 
 @dataclass

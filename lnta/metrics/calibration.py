@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from lnta.data.transforms import to_unit
-from lnta.data.sampling import clip_starts, normal_clip
+from lnta.data.sampling import ClipIndex, normal_clip, runs
 from lnta.data.io.store import FrameStore
 from lnta.errors import ConfigError
 from lnta.metrics.protocol import frame_level_metrics, frame_psnr
@@ -47,8 +47,7 @@ def threshold_for(stats: dict, threshold: float | None = None, false_alarm_rate:
 
 def flagged_intervals(frames: np.ndarray, flagged: np.ndarray) -> list[list[int]]:
     """Runs of consecutive flagged entries as inclusive ``[first_frame, last_frame]`` pairs."""
-    edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(flagged, np.int8), 0]))
-    return [[int(frames[a]), int(frames[b - 1])] for a, b in zip(edges[::2], edges[1::2])]
+    return [[int(frames[a]), int(frames[b - 1])] for a, b in runs(flagged)]
 
 
 def calibrated_metrics(psnr: np.ndarray, labels: np.ndarray, videos: np.ndarray, stats: dict,
@@ -68,12 +67,11 @@ def calibrated_metrics(psnr: np.ndarray, labels: np.ndarray, videos: np.ndarray,
 
 
 def sample_clips(store: FrameStore, clip_len: int, max_clips: int, seed: int = 0) -> list[tuple[int, int]]:
-    """Up to ``max_clips`` (video, start) pairs spread evenly over all clips of ``store``."""
-    pairs = [(v, int(s)) for v, n in enumerate(store.lengths) for s in clip_starts(n, clip_len)]
-    if len(pairs) <= max_clips:
-        return pairs
-    pick = np.sort(np.random.default_rng(seed).choice(len(pairs), max_clips, replace=False))
-    return [pairs[i] for i in pick]
+    """Up to ``max_clips`` (video, start) pairs drawn uniformly without replacement from all clips
+    of ``store`` (its :class:`~lnta.data.sampling.ClipIndex`), in index order."""
+    index = ClipIndex(store.lengths, clip_len)
+    pick = index.sample(max_clips, seed)
+    return list(zip(index.videos[pick].tolist(), index.starts[pick].tolist()))
 
 
 @torch.no_grad()

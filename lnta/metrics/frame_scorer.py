@@ -7,8 +7,6 @@ from its results and what the command passes in; :func:`write_test_outputs` writ
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import pytorch_lightning as pl
 import torch
 
 from lnta.errors import DataError
-from lnta.io import write_json, write_text
+from lnta.io import write_csv, write_json
 from lnta.metrics.calibration import DEFAULT_FALSE_ALARM_RATE, calibrated_metrics
 from lnta.metrics.protocol import REFERENCE_PROTOCOL, frame_level_metrics, minmax_anomaly_scores, roc_curve
 from lnta.report.plots import plot_roc, plot_video_scores
@@ -29,12 +27,8 @@ FRAME_KEYS = ("psnr", "video", "frame", "label")
 
 
 def _write_scores_csv(path: Path, names, videos, frames, psnr, scores, labels) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["video", "frame", "psnr", "score", "label"])
-    for v, f, p, s, y in zip(videos, frames, psnr, scores, labels):
-        writer.writerow([names[v], int(f), f"{p:.6f}", f"{s:.6f}", int(y)])
-    write_text(path, buffer.getvalue())
+    write_csv(path, ["video", "frame", "psnr", "score", "label"],
+              ([names[v], int(f), f"{p:.6f}", f"{s:.6f}", int(y)] for v, f, p, s, y in zip(videos, frames, psnr, scores, labels)))
 
 
 def gather_unique(pl_module, parts: list[dict], keys) -> dict[str, np.ndarray]:

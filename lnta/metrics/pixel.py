@@ -16,24 +16,20 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from lnta.data.labels.formats import PIXEL_MASK_FILE as MASK_FILE, read_pixel_masks
 from lnta.errors import ConfigError, DataError
 from lnta.metrics.detection_criteria import RULE as DETECTION_RULE, criteria_from_error_maps
 from lnta.metrics.frame_scorer import gather_unique
 from lnta.metrics.protocol import roc_auc
 
 log = logging.getLogger(__name__)
-MASK_FILE = "testing/pixel_gt_masks.npz"
 PIXEL_RULE = ("ROC-AUC over pixels of every scored frame: squared error resized bilinearly to the mask size, "
               "1 pixel in {stride} along each axis")
 
 
 def load_pixel_masks(path: Path, names: list[str], lengths: list[int]) -> dict[str, np.ndarray]:
     """The bool masks of each test video, checked against the videos' names and lengths."""
-    try:
-        with np.load(path) as data:
-            masks = {name: data[name].astype(bool) for name in names if name in data.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"pixel_masks={path}: not a readable .npz ({exc.__class__.__name__})") from None
+    masks = read_pixel_masks(path, names)
     missing = [n for n in names if n not in masks]
     if missing:
         raise DataError(f"pixel_masks={path}: no masks for test videos {missing}")

@@ -6,10 +6,9 @@ as the paper's numbers were obtained, and is for comparison only.
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
-from lnta.io import write_json, write_text
+from lnta.io import write_csv, write_json
 from lnta.report.plots import plot_curves
 
 PROTOCOLS = {
@@ -34,11 +33,7 @@ COLUMNS = ["epoch", "auc_micro", "auc_macro", "pixel_auc", "n_frames_scored", "c
 
 def write_epoch_table(run_dir: Path, rows: list[dict]) -> None:
     """Write the per-epoch metrics ``rows`` of a run, labelled with the ``last`` and ``oracle`` picks."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(sorted(rows, key=lambda r: r["epoch"]))
-    write_text(run_dir / "epochs.csv", buffer.getvalue())
+    write_csv(run_dir / "epochs.csv", COLUMNS, sorted(rows, key=lambda r: r["epoch"]))
     selections = {name: {"rule": rule, **select_epoch(rows, name)} for name, rule in PROTOCOLS.items()}
     write_json(run_dir / "epoch_metrics.json", {"epochs": rows, "selection": selections})
     plot_curves(run_dir / "epochs.png", {"micro AUC": ([r["epoch"] for r in rows], [r["auc_micro"] for r in rows])},

@@ -18,6 +18,11 @@ from lnta.metrics.protocol import error_map, frame_psnr
 CONFIG_KEY = "lnta_config"
 
 
+def per_sample_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(B,) mean squared error of each sample over all its elements, computed in fp32."""
+    return (output.float() - target).pow(2).flatten(1).mean(1)
+
+
 class LNTAModule(pl.LightningModule):
     """Trains an AE on normal clips; with probability p a sample becomes a pseudo anomaly.
 
@@ -68,7 +73,7 @@ class LNTAModule(pl.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         inputs, targets, kinds = self.make_inputs(batch)
-        per_sample = (self.model(inputs).float() - targets).pow(2).flatten(1).mean(1)
+        per_sample = per_sample_mse(self.model(inputs), targets)
         per_sample = pseudo_losses(per_sample, kinds, [a.steal_margin if a.objective == "steal" else None
                                                        for a in self.anomalies])
         loss = per_sample.mean()

@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from lnta.data.sampling import runs  # noqa: E402
 from lnta.io import atomic_path  # noqa: E402
 
 
@@ -19,8 +20,7 @@ def _save(fig, path: Path) -> None:
 
 
 def _shade_intervals(ax, frames: np.ndarray, labels: np.ndarray) -> None:
-    edges = np.flatnonzero(np.diff(np.r_[0, labels, 0]))
-    for start, stop in zip(edges[::2], edges[1::2]):
+    for start, stop in runs(labels):
         ax.axvspan(frames[start], frames[stop - 1], color="tab:red", alpha=0.2, lw=0)
 
 

@@ -9,8 +9,6 @@ from ``python -m lnta.eval ckpt_path=RUN``). Outputs: ``runs.csv``, ``table.csv`
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -20,7 +18,7 @@ from omegaconf import OmegaConf
 
 from lnta.metrics.selection import read_epoch_table
 from lnta.errors import DataError
-from lnta.io import write_text
+from lnta.io import write_csv, write_text
 from lnta.report.plots import plot_curves
 from lnta.metrics.selection import PROTOCOLS, select_epoch
 
@@ -113,14 +111,6 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _csv(rows: list[dict], fields: list[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def _cell(s: dict) -> str:
     if not s["n"]:
         return "—"
@@ -204,8 +194,8 @@ def report(paths: list[Path], out: Path) -> dict:
     rows = [read_run(run) for run in find_runs(paths)]
     summary = summarize(rows)
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "runs.csv", _csv(rows, RUN_FIELDS))
-    write_text(out / "table.csv", _csv(summary, ["dataset", "setting", "protocol", "mean", "std", "n", "seeds"]))
+    write_csv(out / "runs.csv", RUN_FIELDS, rows)
+    write_csv(out / "table.csv", ["dataset", "setting", "protocol", "mean", "std", "n", "seeds"], summary)
     write_text(out / "report.md", markdown(summary))
     plots = _plot_sweeps(rows, out) + _plot_epochs(rows, out)
     return {"runs": rows, "summary": summary, "plots": plots}

@@ -51,11 +51,20 @@ def fast_bf16(device: torch.device | str) -> bool:
     return False
 
 
-def training_device(accelerator: str | None) -> torch.device:
-    """The device a Lightning ``trainer.accelerator`` setting will train on (single-process view)."""
-    if accelerator in ("gpu", "cuda") or (accelerator in ("auto", None) and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
+def resolve_device(name: str | None, key: str = "device") -> torch.device:
+    """The torch device of a device setting (``device`` of score/convert, Lightning's
+    ``trainer.accelerator``): ``auto`` or None (a GPU when there is one), ``cpu``, ``gpu``/``cuda``,
+    ``cuda:1`` ... (single-process view). Errors: :class:`ConfigError` naming ``key`` for a CUDA
+    device where there is none, or a name torch does not know."""
+    if name in ("auto", None):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch_name = "cuda" if name == "gpu" else str(name)
+    if torch_name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"{key}={name}: no CUDA device available")
+    try:
+        return torch.device(torch_name)
+    except RuntimeError:
+        raise ConfigError(f"{key}={name}: expected auto, cpu, gpu, cuda or cuda:N") from None
 
 
 #: ``gpu_eval_batch_scale`` when a command does not set it (conf/train.yaml and conf/eval.yaml set it).
@@ -102,7 +111,7 @@ def autocast(speed: Speed | None, device: torch.device | str):
 def speed_from_config(cfg, precision: str | None = None) -> Speed:
     """The settings of a command config for its ``trainer.accelerator``: the knob ``precision``
     (default ``cfg.precision``), ``gpu_eval_batch_scale`` and an explicit ``trainer.precision``."""
-    return resolve_speed(precision or cfg.precision, training_device(cfg.trainer.get("accelerator")),
+    return resolve_speed(precision or cfg.precision, resolve_device(cfg.trainer.get("accelerator"), "trainer.accelerator"),
                          cfg.get("gpu_eval_batch_scale", GPU_EVAL_BATCH_SCALE), cfg.trainer.get("precision"))
 
 

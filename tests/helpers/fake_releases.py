@@ -15,6 +15,7 @@ import scipy.io
 from PIL import Image
 
 from lnta.data.io.video import write_video
+from lnta.data.sampling import runs
 
 SIZE = (32, 64)  # (H, W): 16-multiples keep JPEG blocks flat; decord misreads widths such as 48 or 72
 
@@ -50,8 +51,7 @@ def anomaly_labels(length: int) -> np.ndarray:
 
 def _intervals(labels: np.ndarray) -> np.ndarray:
     """1-based inclusive [start; end] columns of the runs of 1s."""
-    edges = np.diff(np.concatenate([[0], labels.astype(np.int8), [0]]))
-    return np.stack([np.flatnonzero(edges == 1) + 1, np.flatnonzero(edges == -1)]).astype(np.float64)
+    return (runs(labels) + [1, 0]).T.astype(np.float64)
 
 
 def _write_images(folder: Path, frames: np.ndarray, pattern: str, first: int = 0) -> None:

@@ -14,7 +14,7 @@ from kornia.augmentation.random_generator import RandomGeneratorBase, ResizedCro
 from kornia.geometry.transform import crop_and_resize, hflip, resize, vflip
 
 from lnta.data.transforms import to_unit
-from lnta.data.sampling import clip_starts
+from lnta.data.sampling import ClipIndex
 from lnta.errors import ConfigError
 
 
@@ -93,13 +93,12 @@ class ClipBank(IntruderBank):
     """Video intruders: a random training clip of ``clip_len`` frames, pasted frame by frame.
 
     ``images`` are all frames of the videos, concatenated; ``lengths`` the frames per video. Every
-    stride-1 clip inside one video is a candidate.
+    stride-1 clip inside one video is a candidate (the rows of its :class:`~lnta.data.sampling.ClipIndex`).
     """
 
     def __init__(self, images: torch.Tensor, lengths, clip_len: int = 16):
         super().__init__(images)
-        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        starts = np.concatenate([o + clip_starts(n, clip_len) for o, n in zip(offsets, lengths)])
+        starts = ClipIndex(lengths, clip_len).rows
         if len(starts) == 0:
             raise ConfigError(f"intruder clips: no video has {clip_len} frames")
         self.clip_len = int(clip_len)

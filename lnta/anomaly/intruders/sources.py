@@ -12,6 +12,7 @@ from lnta.data.io.frames import FRAME_SUFFIXES, read_gray, resize_gray, rgb_to_g
 from lnta.data.labels.layouts import find_layout
 from lnta.data.io.store import FrameStore
 from lnta.errors import DataError
+from lnta.io import is_macos_metadata
 
 
 def _read_cifar_pickle(path: Path) -> np.ndarray:
@@ -49,7 +50,7 @@ def load_cifar(path: Path, split: str = "train") -> np.ndarray:
 def load_image_folder(path: Path, size: int = 64, max_images: int = 50000) -> np.ndarray:
     """Grayscale uint8 (N, size, size) images of a folder (flat or one sub-folder per class)."""
     files = sorted(p for p in Path(path).rglob("*")
-                   if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith("._"))[:max_images]
+                   if p.suffix.lower() in FRAME_SUFFIXES and not is_macos_metadata(p.relative_to(path)))[:max_images]
     if not files:
         raise DataError(f"{path}: no images found (expected image files or class folders of images)")
     return np.stack([resize_gray(read_gray(f)[None], size)[0] for f in files])

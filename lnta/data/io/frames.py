@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from lnta.errors import DataError
+from lnta.io import is_macos_metadata
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 _NUMBER = re.compile(r"(\d+)")
@@ -21,9 +22,9 @@ def frame_sort_key(path: Path):
 
 
 def list_frames(video_dir: Path) -> list[Path]:
-    """Frame files of one video folder in numeric order; macOS ``._*`` files are ignored."""
+    """Frame files of one video folder in numeric order; macOS metadata (``._*``) is ignored."""
     files = [p for p in Path(video_dir).iterdir()
-             if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith("._")]
+             if p.suffix.lower() in FRAME_SUFFIXES and not is_macos_metadata(p.name)]
     return sorted(files, key=frame_sort_key)
 
 
@@ -32,7 +33,8 @@ def list_videos(split_dir: Path) -> list[Path]:
     split_dir = Path(split_dir)
     if not split_dir.is_dir():
         raise DataError(f"{split_dir}: folder not found (expected one sub-folder of frames per video)")
-    videos = sorted((p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
+    videos = sorted((p for p in split_dir.iterdir()
+                     if p.is_dir() and not p.name.startswith(".") and not is_macos_metadata(p.name)),
                     key=frame_sort_key)
     if not videos:
         raise DataError(f"{split_dir}: no video folders found (expected <video>/<n>.jpg)")

@@ -8,6 +8,7 @@ import numpy as np
 
 from lnta.data.io.frames import resize_gray
 from lnta.data.io.video import open_video
+from lnta.data.sampling import video_offsets
 
 
 @dataclass
@@ -23,7 +24,7 @@ class FrameStore:
     frames: np.ndarray
 
     def __post_init__(self):
-        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+        self.offsets = video_offsets(self.lengths)
 
     @property
     def image_size(self) -> tuple[int, int]:

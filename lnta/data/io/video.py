@@ -1,13 +1,17 @@
 """One small interface over the ways a video is stored: a frame folder, or a video file read
-with decord (fast random access) or PyAV (the fallback, and the writer for test videos).
+with decord (fast random access) or PyAV (the fallback, the streaming reader and the writer for
+test videos).
 
-Every reader returns exact frames by index as grayscale uint8 (T, H, W) at the stored size.
+Every reader returns exact frames by index as grayscale uint8 (T, H, W) at the stored size, or
+streams them one at a time (``frames()``); :func:`decode_gray` streams any FFmpeg input (a file,
+a device, a URL) without knowing its length. Colour is turned into luma by :func:`rgb_to_gray`
+everywhere.
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -16,7 +20,8 @@ from lnta.errors import DataError
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".mpg", ".mpeg", ".webm")
+#: File suffixes read as videos (dataset layouts and ``lnta.score`` inputs).
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv")
 BACKENDS = ("auto", "decord", "pyav")
 
 
@@ -32,12 +37,47 @@ def _as_indices(indices: Sequence[int], length: int, path: Path) -> np.ndarray:
     return idx
 
 
+def decode_gray(path: Path | str, input_format: str | None = None) -> Iterator[np.ndarray]:
+    """Every frame of a video file, device or URL in order as uint8 (H, W) luma, decoded by PyAV one
+    at a time (memory does not grow with the length). ``input_format`` forces an FFmpeg demuxer
+    (e.g. ``v4l2``). Errors: :class:`DataError` naming ``path`` when it cannot be opened or decoded."""
+    import av
+
+    try:
+        with av.open(str(path), format=input_format) as container:
+            for frame in container.decode(video=0):
+                yield rgb_to_gray(frame.to_ndarray(format="rgb24"))
+    except Exception as exc:  # noqa: BLE001 - av.error.* and demuxer errors
+        raise _unreadable(Path(path), exc) from None
+
+
+def probe_video(path: Path | str, input_format: str | None = None) -> tuple[int | None, float | None]:
+    """(frame count, frames per second) of a video file, device or URL from its header; None where unknown."""
+    import av
+
+    try:
+        with av.open(str(path), format=input_format) as container:
+            if not container.streams.video:
+                raise DataError(f"{path}: no video stream")
+            stream = container.streams.video[0]
+            return (stream.frames or None), (float(stream.average_rate) if stream.average_rate else None)
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise _unreadable(Path(path), exc) from None
+
+
 class _Reader:
-    """``len(reader)`` frames; ``read(indices)`` -> uint8 (T, H, W); ``chunks(n)`` yields all frames in order."""
+    """``len(reader)`` frames; ``read(indices)`` -> uint8 (T, H, W); ``chunks(n)`` yields all frames in
+    order, ``n`` at a time; ``frames()`` one (H, W) frame at a time."""
 
     def chunks(self, n: int = 64):
         for start in range(0, len(self), n):
             yield self.read(np.arange(start, min(start + n, len(self))))
+
+    def frames(self) -> Iterator[np.ndarray]:
+        for chunk in self.chunks(1):
+            yield chunk[0]
 
 
 class FolderReader(_Reader):
@@ -51,6 +91,10 @@ class FolderReader(_Reader):
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        for path in self.files:
+            yield read_gray(path)
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         idx = _as_indices(indices, len(self), self.path)
@@ -100,18 +144,12 @@ class PyAVReader(_Reader):
             raise DataError(f"{self.path}: video has no frames")
 
     def _decode(self, wanted: set[int]) -> dict[int, np.ndarray]:
-        import av  # noqa: F811 - imported lazily: decord-only installs never load it
-
         frames: dict[int, np.ndarray] = {}
-        try:
-            with av.open(str(self.path)) as container:
-                for i, frame in enumerate(container.decode(video=0)):
-                    if i in wanted:
-                        frames[i] = rgb_to_gray(frame.to_ndarray(format="rgb24"))
-                    if len(frames) == len(wanted):
-                        break
-        except Exception as exc:  # noqa: BLE001
-            raise _unreadable(self.path, exc) from None
+        for i, frame in enumerate(decode_gray(self.path)):
+            if i in wanted:
+                frames[i] = frame
+            if len(frames) == len(wanted):
+                break
         missing = wanted - frames.keys()
         if missing:
             raise DataError(f"{self.path}: frame {min(missing)} could not be decoded")
@@ -120,22 +158,19 @@ class PyAVReader(_Reader):
     def __len__(self) -> int:
         return self._length
 
+    def frames(self) -> Iterator[np.ndarray]:
+        return decode_gray(self.path)
+
     def chunks(self, n: int = 64):
         """One sequential decode (re-decoding from the start per chunk would be quadratic)."""
-        import av  # noqa: F811
-
         batch: list[np.ndarray] = []
         count = 0
-        try:
-            with av.open(str(self.path)) as container:
-                for frame in container.decode(video=0):
-                    batch.append(rgb_to_gray(frame.to_ndarray(format="rgb24")))
-                    count += 1
-                    if len(batch) == n:
-                        yield np.stack(batch)
-                        batch = []
-        except Exception as exc:  # noqa: BLE001
-            raise _unreadable(self.path, exc) from None
+        for frame in decode_gray(self.path):
+            batch.append(frame)
+            count += 1
+            if len(batch) == n:
+                yield np.stack(batch)
+                batch = []
         if batch:
             yield np.stack(batch)
         if count != len(self):

@@ -6,6 +6,7 @@ masks give a frame label of 1 where any pixel of the frame's mask is set.
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -75,22 +76,21 @@ def load_mask_folder(folder: Path) -> np.ndarray:
     return np.array([read_gray(f).any() for f in files], np.uint8)
 
 
-def load_frame_mask_npy(path: Path) -> np.ndarray:
-    """A per-video 0/1 frame mask ``.npy`` (ShanghaiTech ``test_frame_mask/<video>.npy``)."""
+#: Ped2's pixel-level ground truth under the data root: one bool (T, H, W) array per test video.
+PIXEL_MASK_FILE = "testing/pixel_gt_masks.npz"
+
+
+def read_pixel_masks(path: Path, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """The bool (T, H, W) masks of a ``pixel_gt_masks.npz`` by video name: every video, or those of
+    ``names`` that it holds (in that order). Errors: :class:`DataError` naming ``path`` when unreadable."""
     try:
-        labels = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: unreadable label file ({exc})") from None
-    if labels.ndim != 1 or not np.isin(labels, (0, 1)).all():
-        raise DataError(f"{path}: expected a 1-D 0/1 frame mask, got shape {labels.shape}")
-    return labels.astype(np.uint8)
+        with np.load(path, allow_pickle=False) as data:
+            keys = data.files if names is None else [n for n in names if n in data.files]
+            return {name: data[name].astype(bool) for name in keys}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: unreadable mask archive ({exc.__class__.__name__}: {exc})") from None
 
 
 def load_mask_npz(path: Path) -> dict[str, np.ndarray]:
     """``pixel_gt_masks.npz``: one bool (T, H, W) array per video name to frame labels."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            masks = {name: data[name] for name in data.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: unreadable mask archive ({exc})") from None
-    return {name: m.reshape(len(m), -1).any(1).astype(np.uint8) for name, m in masks.items()}
+    return {name: m.reshape(len(m), -1).any(1).astype(np.uint8) for name, m in read_pixel_masks(path).items()}

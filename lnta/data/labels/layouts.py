@@ -23,6 +23,7 @@ import numpy as np
 
 from lnta.data.labels import formats as fmt
 from lnta.data.io.frames import frame_sort_key, list_videos
+from lnta.io import is_macos_metadata
 from lnta.data.labels.labels import find_label_file, load_frame_labels, split_labels
 from lnta.data.io.video import VIDEO_SUFFIXES
 from lnta.errors import DataError
@@ -109,8 +110,8 @@ def _keyed_source(path: Path, per_video: Callable[[], dict[str, np.ndarray]]) ->
 
 
 def _files(folder: Path, pattern: str) -> list[Path]:
-    """Files matching ``pattern`` in numeric order, macOS ``._*`` files ignored."""
-    return sorted((p for p in folder.glob(pattern) if not p.name.startswith("._")), key=frame_sort_key)
+    """Files matching ``pattern`` in numeric order, macOS metadata (``._*``, ``__MACOSX``) ignored."""
+    return sorted((p for p in folder.glob(pattern) if not is_macos_metadata(p.name)), key=frame_sort_key)
 
 
 def _mask_source(root: Path, test_dir: Path) -> LabelSource | None:
@@ -121,8 +122,8 @@ def _mask_source(root: Path, test_dir: Path) -> LabelSource | None:
     shanghai = root / "testing" / "test_frame_mask"
     if shanghai.is_dir():
         files = _files(shanghai, "*.npy")
-        return _keyed_source(shanghai, lambda: {f.stem: fmt.load_frame_mask_npy(f) for f in files})
-    npz = root / "testing" / "pixel_gt_masks.npz"
+        return _keyed_source(shanghai, lambda: {f.stem: load_frame_labels(f) for f in files})
+    npz = root / fmt.PIXEL_MASK_FILE
     if npz.is_file():
         return _keyed_source(npz, lambda: fmt.load_mask_npz(npz))
     ucsd = [p for p in _files(test_dir, "*_gt") if p.is_dir()]

@@ -30,7 +30,11 @@ def _train_config(tmp_path, *overrides: str):
     return cfg
 
 
-def test_gpu_eval_batch_scale_multiplies_the_test_batch(tmp_path):
+def test_gpu_eval_batch_scale_multiplies_the_test_batch(tmp_path, monkeypatch):
+    from lnta.trainer import precision  # a GPU as the training device, on any machine
+
+    monkeypatch.setattr(precision, "resolve_device", lambda name, key="device": torch.device("cuda"))
+    monkeypatch.setattr(precision, "fast_bf16", lambda device: False)
     cfg = _train_config(tmp_path, "trainer=gpu", "precision=fast", "gpu_eval_batch_scale=3", "data.eval_batch_size=5")
     dm = build_datamodule(cfg, speed_from_config(cfg))
     dm.setup("test")

@@ -5,10 +5,11 @@ import torch
 from PIL import Image
 
 from lnta.data.datamodule import VideoDataModule
-from lnta.data.io.frames import list_frames, resize_gray
+from lnta.data.io.frames import list_frames, list_videos, resize_gray
 from lnta.data.labels.labels import load_frame_labels, split_labels
 from lnta.data.sampling import scored_frames
 from lnta.errors import DataError
+from lnta.io import is_macos_metadata
 from tests.conftest import shared_dataset
 
 
@@ -23,6 +24,14 @@ def test_numeric_frame_order_and_macos_files(tmp_path):
     _write_video(tmp_path / "v", 12)
     (tmp_path / "v" / "._3.png").write_bytes(b"junk")
     assert [p.stem for p in list_frames(tmp_path / "v")] == [str(i) for i in range(12)]
+    _write_video(tmp_path / "__MACOSX", 2)  # an unpacked macOS zip's metadata folder is no video
+    assert [p.name for p in list_videos(tmp_path)] == ["v"]
+
+
+@pytest.mark.parametrize("path, metadata", [("._1.png", True), ("a/._1.png", True), ("__MACOSX", True),
+                                            ("__MACOSX/v/1.png", True), ("v/1.png", False), ("_1.png", False)])
+def test_one_macos_metadata_filter(path, metadata):
+    assert is_macos_metadata(path) is metadata
 
 
 def _dataset(tmp_path, train=(20, 18), test=(17, 19), labels=None):

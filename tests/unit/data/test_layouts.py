@@ -112,3 +112,16 @@ def test_video_keys_match_label_files_to_videos():
 def test_unknown_layout_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="no known layout"):
         find_layout(tmp_path)
+
+
+def test_pixel_mask_archive_is_read_once_for_frame_labels_and_pixel_masks(tmp_path):
+    masks = np.zeros((4, 3, 5), bool)
+    masks[2, 1, 1] = True
+    path = tmp_path / "pixel_gt_masks.npz"
+    np.savez(path, **{"02": masks, "01": masks[:2]})
+    assert fmt.load_mask_npz(path)["02"].tolist() == [0, 0, 1, 0]
+    read = fmt.read_pixel_masks(path, ["02", "03"])
+    assert list(read) == ["02"] and np.array_equal(read["02"], masks)
+    path.write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(DataError, match="pixel_gt_masks.npz: unreadable mask archive"):
+        fmt.read_pixel_masks(path)

@@ -47,7 +47,7 @@ def test_avenue_masks_give_15324_frames():
 def test_shanghaitech_masks_give_40791_frames():
     folder = shared_dataset("shanghaitech_labels", "test_frame_mask")
     files = sorted(folder.glob("*.npy"))
-    per_video = [fmt.load_frame_mask_npy(f) for f in files]
+    per_video = [load_frame_labels(f) for f in files]
     assert len(files) == KNOWN["shanghaitech"]["test"]["videos"] == 107
     assert check_known("shanghaitech", "test", [f.stem for f in files], [len(y) for y in per_video], "x")
     np.testing.assert_array_equal(np.concatenate(per_video),

@@ -1,7 +1,7 @@
 """Clip index rules: normal, skip-frame (re-draw / clamp) and the scored frames."""
 import numpy as np
 
-from lnta.data.sampling import (REFERENCE_CENTER, SKIP_REDRAWS, clip_starts, normal_clip,
+from lnta.data.sampling import (REFERENCE_CENTER, SKIP_REDRAWS, ClipIndex, clip_starts, normal_clip, runs,
                                 scored_frames, skip_clip, skip_clip_pair)
 
 
@@ -75,3 +75,21 @@ def test_ped2_scored_frame_total_is_1830():
     lengths = [180, 180, 150, 180, 150, 180, 180, 180, 120, 150, 180, 180]
     assert sum(len(scored_frames(n, 16)) for n in lengths) == 1830
     assert sum(lengths) == 2010
+
+
+def test_clip_index_is_every_clip_of_concatenated_videos():
+    index = ClipIndex([18, 10, 16], 16)  # the middle video is too short for one clip
+    assert index.videos.tolist() == [0, 0, 0, 2] and index.starts.tolist() == [0, 1, 2, 0]
+    assert index.offsets.tolist() == [0, 18, 28] and index.rows.tolist() == [0, 1, 2, 28]
+    assert index.videos.dtype == index.starts.dtype == np.int64 and len(index) == 4
+    assert index.sample(10).tolist() == [0, 1, 2, 3]
+    picked = index.sample(2, seed=3)
+    assert len(set(picked.tolist())) == 2 and picked.tolist() == sorted(picked.tolist())
+    assert len(ClipIndex([], 16)) == 0
+
+
+def test_runs_of_ones_are_half_open_position_pairs():
+    assert runs(np.array([1, 1, 0, 0, 1, 0, 1, 1, 1, 0])).tolist() == [[0, 2], [4, 5], [6, 9]]
+    assert runs(np.array([0, 1, 1], np.uint8)).tolist() == [[1, 3]]
+    assert runs(np.array([True, False])).tolist() == [[0, 1]]
+    assert runs(np.zeros(4)).shape == (0, 2) and runs(np.ones(3)).tolist() == [[0, 3]]

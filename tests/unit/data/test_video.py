@@ -5,7 +5,8 @@ from PIL import Image
 
 from tests.helpers.fake_releases import SIZE, decode_index, video_frames
 from lnta.data.io.frames import rgb_to_gray
-from lnta.data.io.video import DecordReader, FolderReader, PyAVReader, open_video, write_video
+from lnta.data.io.video import (DecordReader, FolderReader, PyAVReader, decode_gray, open_video, probe_video,
+                                 write_video)
 from lnta.errors import DataError
 
 INDICES = [0, 37, 5, 5, 299, 256, 1, 298]  # out of order, repeated, across the 256 wrap
@@ -70,3 +71,31 @@ def test_out_of_range_index_is_an_error(lossless_video):
 def test_rgb_to_gray_matches_pil():
     rgb = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
     np.testing.assert_array_equal(rgb_to_gray(rgb), np.asarray(Image.fromarray(rgb).convert("L")))
+
+
+def test_streaming_reader_is_the_indexed_reader_and_converts_colour_like_pil(tmp_path):
+    import av
+
+    rgb = np.random.default_rng(1).integers(0, 256, (6, 16, 24, 3), dtype=np.uint8)
+    path = tmp_path / "colour.avi"
+    with av.open(str(path), "w") as container:  # lossless colour (FFV1, bgr0)
+        stream = container.add_stream("ffv1", rate=25)
+        stream.height, stream.width, stream.pix_fmt = 16, 24, "bgr0"
+        for frame in rgb:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    streamed = np.stack(list(decode_gray(path)))
+    pil = np.stack([np.asarray(Image.fromarray(f).convert("L")) for f in rgb])
+    np.testing.assert_array_equal(streamed, pil)
+    np.testing.assert_array_equal(streamed, PyAVReader(path).read(range(6)))
+    np.testing.assert_array_equal(np.stack(list(open_video(path).frames())), streamed)
+    assert probe_video(path) == (6, 25.0)
+
+
+def test_streaming_an_unreadable_video_names_the_file(tmp_path):
+    path = tmp_path / "04.mp4"
+    path.write_bytes(b"\x00garbage" * 20)
+    with pytest.raises(DataError, match=r"04\.mp4: unreadable or corrupt video"):
+        list(decode_gray(path))
+    with pytest.raises(DataError, match=r"04\.mp4: unreadable or corrupt video"):
+        probe_video(path)

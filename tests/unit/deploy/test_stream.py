@@ -10,12 +10,12 @@ import torch
 
 from lnta.metrics.calibration import (calibrate, calibrated_scores, calibration_stats, flagged_intervals,
                               sample_clips, threshold_for)
-from lnta.data.sampling import scored_frames
+from lnta.data.sampling import scored_clips, scored_frames
 from lnta.data.io.store import FrameStore
 from lnta.errors import ConfigError, DataError
 from lnta.models import ConvAE3D
 from lnta.deploy.overlay import heatmap_overlay
-from lnta.deploy.stream import find_sources, scored_clips, score_frames
+from lnta.deploy.stream import find_sources, score_frames
 from tests.conftest import REPO
 
 
@@ -102,6 +102,9 @@ def test_find_sources(tmp_path):
     assert find_sources("/dev/video0", "v4l2")[0].kind == "device"
     with pytest.raises(DataError, match="no such file"):
         find_sources(str(tmp_path / "missing.mp4"))
+    (tmp_path / "__MACOSX").mkdir()  # the metadata folder of an unpacked macOS zip is skipped
+    (tmp_path / "__MACOSX" / "0.png").write_bytes(b"")
+    assert [s.name for s in find_sources(str(tmp_path))] == ["cam1", "clip2"]
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(DataError, match="not a video file"):
         find_sources(str(tmp_path / "notes.txt"))

@@ -65,3 +65,18 @@ def test_fast_path_auc_matches_exact_path(tmp_path, tiny):
     assert np.allclose(_psnr(runs["fast"]), _psnr(runs["exact"]), atol=1e-3)
     assert fast_["auc_micro"] == pytest.approx(exact["auc_micro"], abs=0.005)
     assert fast_["auc_macro"] == pytest.approx(exact["auc_macro"], abs=0.005)
+
+
+def test_one_device_resolver_for_device_and_trainer_accelerator(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert fast.resolve_device("auto") == fast.resolve_device(None) == torch.device("cpu")
+    assert fast.resolve_device("cpu", "trainer.accelerator") == torch.device("cpu")
+    with pytest.raises(ConfigError, match="trainer.accelerator=gpu: no CUDA device"):
+        fast.resolve_device("gpu", "trainer.accelerator")
+    with pytest.raises(ConfigError, match="device=cuda:1: no CUDA device"):
+        fast.resolve_device("cuda:1")
+    with pytest.raises(ConfigError, match="device=tpu: expected auto, cpu"):
+        fast.resolve_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert fast.resolve_device("auto") == fast.resolve_device("gpu") == torch.device("cuda")
+    assert fast.resolve_device("cuda:1") == torch.device("cuda:1")
