@@ -166,6 +166,8 @@ RANGES: dict[str, Callable[[str, object], None]] = {
     "seed": _SEED,
     # data
     "data.batch_size": _COUNT, "data.eval_batch_size": _COUNT, "data.num_workers": _NATURAL,
+    "data.device_memory_fraction": Range(integer=False, low=0, high=1, open_low=True),
+    "data.eval_batch_scale": _COUNT, "data.shuffle_seed": _SEED, "gpu_eval_batch_scale": _COUNT,
     "data.image_size": Range(low=1, items=True), "data.clip_len": _COUNT, "data.center": _NATURAL,
     "data.seed": _SEED, "data.size": Range(low=8), "data.train_videos": _COUNT, "data.test_videos": _COUNT,
     "data.frames_per_video": _COUNT,
@@ -177,7 +179,10 @@ RANGES: dict[str, Callable[[str, object], None]] = {
     **{f"{prefix}.{key}": rule for prefix in ("anomaly", "anomaly.types.*") for key, rule in {
         "p": probability, "skips": skip_set, "alpha": patch_alpha, "beta": patch_beta,
         "steal_margin": _POSITIVE, "intruder.size": Range(low=1, none=True),
-        "intruder.max_images": _COUNT, "intruder.clip_len": _COUNT}.items()},
+        "intruder.max_images": _COUNT, "intruder.clip_len": _COUNT,
+        "intruder.crop_scale": Range(integer=False, low=0, high=1, open_low=True, items=True),
+        "intruder.crop_ratio": Range(integer=False, low=0, open_low=True, items=True),
+        "intruder.flip": probability}.items()},
     # trainer
     "trainer.max_epochs": Range(low=-1, none=True), "trainer.max_steps": Range(low=-1),
     "trainer.limit_train_batches": _limit_batches, "trainer.log_every_n_steps": _COUNT,

@@ -193,6 +193,21 @@ def build_anomalies(cfg: DictConfig) -> list[PseudoAnomaly]:
     return anomalies
 
 
+def build_named(cfg: DictConfig | None) -> dict:
+    """Instantiate every ``_target_`` block of a group like ``callbacks``, keyed by its name there."""
+    return {name: hydra.utils.instantiate(c) for name, c in (cfg or {}).items() if c and "_target_" in c}
+
+
 def build_list(cfg: DictConfig | None) -> list:
     """Instantiate every ``_target_`` block of a group like ``callbacks`` or ``logger``."""
-    return [hydra.utils.instantiate(c) for c in (cfg or {}).values() if c and "_target_" in c]
+    return list(build_named(cfg).values())
+
+
+def finish_loggers(loggers, failed: bool = False) -> None:
+    """Close the runs of ``loggers`` that hold one open (W&B; ``failed``: exit code 1): the next job
+    of a multirun in this process must start its own run, not log into this one."""
+    if any(type(logger).__name__ == "WandbLogger" for logger in loggers):
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish(exit_code=1 if failed else 0)

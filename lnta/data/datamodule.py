@@ -16,7 +16,7 @@ from lnta.data.download import download_hint
 from lnta.data.labels.known import check_known
 from lnta.data.labels.layouts import Layout, find_layout, label_file_source
 from lnta.data.order import EpochShuffle
-from lnta.data.ondevice import DeviceFrames, TrainIndices, fits_on
+from lnta.data.ondevice import DEVICE_MEMORY_FRACTION, DeviceFrames, TrainIndices, fits_on
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.data.io.store import FrameStore
 from lnta.data.io.frames import check_frame_sizes
@@ -37,7 +37,10 @@ class VideoDataModule(pl.LightningDataModule):
     every test video's frame count. ``skips`` (from the skip-frame anomaly) makes training items carry
     a skip-frame pair.
     ``on_device`` keeps the training frames on the training device and gathers clips there
-    (:mod:`lnta.data.ondevice`); it falls back to host loading when they do not fit.
+    (:mod:`lnta.data.ondevice`); it falls back to host loading when they take more than
+    ``device_memory_fraction`` of a GPU's free memory.
+    ``eval_batch_scale`` multiplies ``eval_batch_size`` (set by the command from the precision knob).
+    ``shuffle_seed`` orders the training clips (:class:`~lnta.data.order.EpochShuffle`; the commands pass the run seed).
     ``test``: whether training reads the test split (its checks before fit, the cache): ``true``,
     ``false`` (training only, normal footage without labels), or ``auto`` (when the layout has one, or
     when :attr:`test_required`, which ``lnta.train`` sets from ``test_after_fit``).
@@ -48,7 +51,8 @@ class VideoDataModule(pl.LightningDataModule):
                  labels: str | None = None, skips: Sequence[int] | None = None,
                  label_source: str = "auto", cache_dir: str | None = None, backend: str = "auto",
                  center: int = REFERENCE_CENTER, persistent_workers: bool = True, on_device: bool = False,
-                 test: bool | str = "auto"):
+                 device_memory_fraction: float = DEVICE_MEMORY_FRACTION, eval_batch_scale: int = 1,
+                 shuffle_seed: int = 0, test: bool | str = "auto"):
         super().__init__()
         self.root = Path(root).expanduser()
         self.name, self.image_size, self.clip_len = name, image_size, clip_len
@@ -57,11 +61,12 @@ class VideoDataModule(pl.LightningDataModule):
         self.skips = list(skips) if skips else None
         self.label_source, self.cache_dir, self.backend = label_source, cache_dir, backend
         self.center, self.persistent_workers = center, persistent_workers
-        self.on_device = on_device
         if test not in (True, False, "auto"):
             raise ConfigError(f"data.test={test}: expected true, false or auto")
         self.test = test
         self.test_required = True  # a test follows training (lnta.train: test_after_fit)
+        self.on_device, self.device_memory_fraction = on_device, device_memory_fraction
+        self.eval_batch_scale, self.shuffle_seed = int(eval_batch_scale), int(shuffle_seed)
         self.device_frames: DeviceFrames | None = None
         self._stores: dict[str, FrameStore] = {}
         self._layout: Layout | None = None
@@ -185,20 +190,23 @@ class VideoDataModule(pl.LightningDataModule):
             self.device_frames = self._device_frames() if self.on_device else None
             dataset = TrainIndices if self.device_frames else TrainClips
             self.train_set = dataset(self.store("train"), self.clip_len, self.skips)
-            self.train_order = EpochShuffle(len(self.train_set))
+            self.train_order = EpochShuffle(len(self.train_set), self.shuffle_seed)
         if stage in ("test", None):
-            self.test_set = TestClips(self.store("test"), self.clip_len, self.center)
+            store = self.store("test")
+            self.test_set = TestClips(store, self.clip_len, self.center, [self.test_labels[n] for n in store.names])
 
     def _device_frames(self) -> DeviceFrames | None:
         store = self.store("train")
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        if not fits_on(store.frames.nbytes, device):
+        if not fits_on(store.frames.nbytes, device, self.device_memory_fraction):
             log.warning("data.on_device: %.1f GB of frames do not fit on %s; loading on the host",
                         store.frames.nbytes / 1e9, device)
             return None
         return DeviceFrames(store, device)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Finish loading an on-device batch (frame indices -> uint8 clips, the same batch as host
+        loading); the on-device batch transform itself is :meth:`lnta.models.module.LNTAModule.make_inputs`."""
         if self.device_frames is not None and "clip_index" in batch:
             return self.device_frames.gather_batch(batch)
         return batch
@@ -215,4 +223,4 @@ class VideoDataModule(pl.LightningDataModule):
         return self._loader(self.train_set, self.batch_size, train=True)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, self.eval_batch_size, train=False)
+        return self._loader(self.test_set, self.eval_batch_size * self.eval_batch_scale, train=False)

@@ -121,9 +121,18 @@ def plot_curves(path: Path, curves: dict, xlabel: str, ylabel: str, title: str =
     _save(fig, path)
 
 
+def minmax_display(errors: np.ndarray) -> np.ndarray:
+    """Error maps (N, H, W) scaled per map to [0, 1] for display (min-max; a constant map shows 0)."""
+    errors = np.asarray(errors, np.float64)
+    lo, hi = errors.min(axis=(1, 2), keepdims=True), errors.max(axis=(1, 2), keepdims=True)
+    return (errors - lo) / np.maximum(hi - lo, 1e-12)
+
+
 def plot_heatmaps(path: Path, inputs: np.ndarray, recons: np.ndarray, errors: np.ndarray, titles) -> None:
-    """The paper's Fig. 6: per column a frame, its reconstruction and its normalised squared error."""
+    """The paper's Fig. 6: per column a frame (in [-1, 1]), its reconstruction and its error map
+    (:func:`lnta.metrics.protocol.error_map`), shown min-max scaled per map."""
     n = len(inputs)
+    errors = minmax_display(errors)
     fig, axes = plt.subplots(3, n, figsize=(2.2 * n, 6.6), squeeze=False)
     for i in range(n):
         for row, (image, cmap, vmin) in enumerate([(inputs[i], "gray", -1), (recons[i], "gray", -1),

@@ -82,7 +82,8 @@ def load_clip_frames(path: Path, size: int) -> FrameStore:
 
 
 def build_intruders(source: str = "auto", path: str | None = None, split: str = "train",
-                    size: int | None = None, max_images: int = 20000, clip_len: int = 16) -> IntruderBank:
+                    size: int | None = None, max_images: int = 20000, clip_len: int = 16,
+                    crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip: float = 0.5) -> IntruderBank:
     """The intruder bank of ``anomaly.intruder``.
 
     ``source``: 'cifar' (CIFAR-100/10 python pickle or release folder, ``split`` train/test),
@@ -91,6 +92,7 @@ def build_intruders(source: str = "auto", path: str | None = None, split: str = 
     ``path``, stored at ``size``, default 256, pasted ``clip_len`` frames at a time),
     'synthetic' (generated textures, needs no path) or 'auto' (CIFAR if the path holds a CIFAR
     release, else an image folder; the synthetic textures, with a warning, if the path is unset or absent).
+    Folder images are cropped by :class:`CropBank` with ``crop_scale``, ``crop_ratio`` and ``flip``.
     """
     if source not in SOURCES:
         raise DataError(f"anomaly.intruder.source={source!r}: expected one of {', '.join(SOURCES)}")
@@ -113,7 +115,8 @@ def build_intruders(source: str = "auto", path: str | None = None, split: str = 
     if source == "cifar" or (source == "auto" and is_cifar):
         return IntruderBank(torch.from_numpy(load_cifar(p, split)))
     try:
-        return CropBank(torch.from_numpy(load_image_folder(p, size or 128, max_images)))
+        return CropBank(torch.from_numpy(load_image_folder(p, size or 128, max_images)), tuple(crop_scale),
+                        tuple(crop_ratio), flip)
     except DataError:
         if source == "folder":
             raise
