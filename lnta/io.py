@@ -43,6 +43,17 @@ def current_umask() -> int:
     return mask
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (also when it belongs to another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 def _disk_full(exc: BaseException, folder: Path) -> bool:
     """Whether ``exc`` means that ``folder``'s file system is full. ``torch.save`` reports a failed
     write as a RuntimeError ("unexpected pos"), so a write error on a (nearly) full disk counts too."""

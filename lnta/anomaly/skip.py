@@ -16,7 +16,7 @@ class SkipFrame(PseudoAnomaly):
 
     The index rule (s per sample, re-draw / clamp for short videos) is
     :func:`lnta.data.sampling.skip_clip_pair`; the data module gathers both clips because it
-    owns the frames (``data.skips`` follows ``anomaly.skips``).
+    owns the frames (the train command builds it with ``skips=anomaly.skips``).
     """
 
     name = "skip"
@@ -27,5 +27,6 @@ class SkipFrame(PseudoAnomaly):
 
     def forward(self, clips, batch, index):
         if "skip_clip" not in batch:
-            raise ConfigError("the skip-frame anomaly needs skip clips from the data; set data.skips=${anomaly.skips}")
+            raise ConfigError("the skip-frame anomaly needs skip clips from the data: build the data module with "
+                              "skips=anomaly.skips (python -m lnta.train does)")
         return to_unit(batch["skip_clip"][index]), to_unit(batch["skip_target"][index])

@@ -32,9 +32,9 @@ class NormalCalibration(pl.Callback):
                               self.max_clips, self.batch_size, pl_module.device, self.seed)
             pl_module.train(was_training)
             stats["source"] += f" at step {trainer.global_step}"
-            setattr(pl_module, CALIBRATION_KEY, stats)
+            pl_module.calibration = stats
             self._step = trainer.global_step
-        return getattr(pl_module, CALIBRATION_KEY)
+        return pl_module.calibration
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint[CALIBRATION_KEY] = self._stats(trainer, pl_module)

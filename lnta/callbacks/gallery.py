@@ -14,10 +14,18 @@ import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 
 from lnta.anomaly.base import PseudoAnomaly  # noqa: E402
+from lnta.anomaly.skip import SkipFrame  # noqa: E402
 from lnta.data.transforms import to_unit  # noqa: E402
 from lnta.io import atomic_path  # noqa: E402
 
 log = logging.getLogger(__name__)
+
+
+def _label(anomaly: PseudoAnomaly, batch: dict, sample: int) -> str:
+    """The type's name; a skip-frame row also says the skip ``s`` drawn for this clip."""
+    if isinstance(anomaly, SkipFrame) and "skip" in batch:
+        return f"{anomaly.name}\ns={int(batch['skip'][sample])}"
+    return anomaly.name
 
 
 @torch.no_grad()
@@ -26,7 +34,7 @@ def pseudo_examples(anomalies: Sequence[PseudoAnomaly], batch: dict, sample: int
     clips = to_unit(batch["clip"])
     index = torch.tensor([sample], device=clips.device)
     rows = [("normal", clips[sample, 0])]
-    rows += [(a.name, a(clips, batch, index)[0][0, 0]) for a in anomalies]
+    rows += [(_label(a, batch, sample), a(clips, batch, index)[0][0, 0]) for a in anomalies]
     return [(label, frames.float().cpu().numpy()) for label, frames in rows]
 
 

@@ -5,6 +5,7 @@ import functools
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from lnta.cli.rundir import guard_run_dir
 from lnta.errors import ConfigError, LntaError
+from lnta.cli.help import register_resolver as register_help
+from lnta.report.results import register_resolver
 
 if TYPE_CHECKING:  # torch stays unimported until a command runs
     from lnta.anomaly.base import PseudoAnomaly
@@ -52,6 +55,22 @@ def user_error(exc: BaseException) -> str | None:
     return None
 
 
+def interrupted(exc: BaseException) -> int | None:
+    """The exit code (128 + signal) when ``exc`` is a run stopped on a signal, else None.
+
+    :class:`lnta.callbacks.progress.Interrupted` has logged where it saved and how to resume;
+    Lightning's ``SIGTERMException`` (a SIGTERM outside training steps) gets one line here.
+    """
+    progress = sys.modules.get("lnta.callbacks.progress")
+    if progress is not None and isinstance(exc, progress.Interrupted):
+        return exc.exit_code
+    exceptions = sys.modules.get("pytorch_lightning.utilities.exceptions")
+    if exceptions is not None and isinstance(exc, exceptions.SIGTERMException):
+        print("error: stopped by SIGTERM", file=sys.stderr)
+        return 128 + 15
+    return None
+
+
 def _full_tracebacks() -> bool:
     """Whether the user asked for full tracebacks (``HYDRA_FULL_ERROR=1`` set by them, not by us)."""
     return os.environ.get("HYDRA_FULL_ERROR") == "1" and _FORCED not in os.environ
@@ -74,6 +93,9 @@ def clear_errors(entry):
         try:
             return entry(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - filtered just below
+            code = interrupted(exc)
+            if code is not None:
+                sys.exit(code)
             message = user_error(exc)
             if message is None:
                 raise
@@ -87,14 +109,74 @@ def clear_errors(entry):
     return wrapper
 
 
+_LIGHTNING_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
+
+
+class LightningNoise(logging.Filter):
+    """Drops Lightning's "💡 Tip" adverts and repeats of its start-up lines ("GPU available: ...",
+    "Using bfloat16 ..."), which it logs again for every ``Trainer``: one banner per command."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.lstrip().startswith("💡 Tip"):
+            return False
+        if not message.startswith(("GPU available", "TPU available", "HPU available", "Using ")):
+            return True
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+def quiet_logs() -> None:
+    """Silence what our dependencies print that the user can do nothing about (idempotent).
+
+    - Lightning's adverts and repeated banners (:class:`LightningNoise` on its rank-zero loggers);
+    - the ``FutureWarning`` of torch's ``LeafSpec`` that Lightning's ``_pytree`` triggers on every fit.
+    """
+    for name in _LIGHTNING_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, LightningNoise) for f in logger.filters):
+            logger.addFilter(LightningNoise())
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
+
+
+def _quiet(task):
+    """``task`` with :func:`quiet_logs` and log lines written above progress bars, not onto them."""
+
+    @functools.wraps(task)
+    def wrapper(*args, **kwargs):
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        quiet_logs()
+        with logging_redirect_tqdm(loggers=[logging.getLogger()]):  # Hydra's console handler
+            return task(*args, **kwargs)
+
+    return wrapper
+
+
 def entry_point(config_name: str):
     """``hydra.main`` over ``conf/<config_name>.yaml`` with :func:`clear_errors` outside (Hydra's
-    composition errors) and inside (errors of the task, before Hydra reports them); the task holds
-    its run dir's lock (:func:`lnta.cli.rundir.guard_run_dir`)."""
+    composition errors) and inside (errors of the task, before Hydra reports them), and
+    :func:`quiet_logs` while the task runs; the numeric settings are checked against
+    :data:`lnta.validate.RANGES` before the task runs; the task holds its run dir's lock (:func:`lnta.cli.rundir.guard_run_dir`)."""
 
     def decorate(task):
+        @functools.wraps(task)
+        def checked(cfg: DictConfig):
+            from lnta.validate import check_ranges  # every command: numeric settings in range first
+
+            check_ranges(cfg)
+            return task(cfg)
+
+        register_resolver()  # ${lnta_job_name:...} names multirun job folders (conf/hydra/default.yaml)
+        register_help()      # ${lnta_help:...} is the --help text
         return clear_errors(hydra.main(version_base="1.3", config_path=str(CONF_DIR),
-                                       config_name=config_name)(clear_errors(guard_run_dir(task))))
+                                       config_name=config_name)(clear_errors(guard_run_dir(_quiet(checked)))))
 
     return decorate
 
@@ -112,6 +194,21 @@ def build_anomalies(cfg: DictConfig) -> list[PseudoAnomaly]:
     return anomalies
 
 
+def build_named(cfg: DictConfig | None) -> dict:
+    """Instantiate every ``_target_`` block of a group like ``callbacks``, keyed by its name there."""
+    return {name: hydra.utils.instantiate(c) for name, c in (cfg or {}).items() if c and "_target_" in c}
+
+
 def build_list(cfg: DictConfig | None) -> list:
     """Instantiate every ``_target_`` block of a group like ``callbacks`` or ``logger``."""
-    return [hydra.utils.instantiate(c) for c in (cfg or {}).values() if c and "_target_" in c]
+    return list(build_named(cfg).values())
+
+
+def finish_loggers(loggers, failed: bool = False) -> None:
+    """Close the runs of ``loggers`` that hold one open (W&B; ``failed``: exit code 1): the next job
+    of a multirun in this process must start its own run, not log into this one."""
+    if any(type(logger).__name__ == "WandbLogger" for logger in loggers):
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish(exit_code=1 if failed else 0)

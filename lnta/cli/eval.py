@@ -16,34 +16,38 @@ log = logging.getLogger("lnta.eval")
 EPOCH_CKPT = re.compile(r"epoch(\d+)\.ckpt$")
 
 
-def _datamodule(cfg: DictConfig, trained: dict):
+def _speed(cfg: DictConfig, checkpoint: dict):
+    from lnta.trainer.checkpoint import CONFIG_KEY  # here, not at the top: ``--help`` stays fast
+    from lnta.trainer.precision import precision_of, speed_from_config
+
+    return speed_from_config(cfg, precision_of(cfg.get("precision"), checkpoint[CONFIG_KEY]))
+
+
+def _datamodule(cfg: DictConfig, trained: dict, eval_batch_scale: int):
     data_cfg = cfg.get("data") or OmegaConf.create(trained["data"])
     if data_cfg.get("image_size") != trained["data"]["image_size"]:
         raise ConfigError(f"data.image_size={data_cfg.get('image_size')}: the checkpoint was trained at "
                           f"{trained['data']['image_size']}")
-    return hydra.utils.instantiate(data_cfg, skips=None, _convert_="object")
+    return hydra.utils.instantiate(data_cfg, skips=None, eval_batch_scale=eval_batch_scale, _convert_="object")
 
 
 def _test(cfg: DictConfig, checkpoint: dict, ckpt_path: Path, datamodule, output_dir: Path) -> dict:
-    from lnta.metrics.frame_scorer import FrameScorer  # here, not at the top: ``--help`` stays fast
-    from lnta.metrics.pixel import metric_callbacks
-    from lnta.trainer.checkpoint import CONFIG_KEY, module_from_checkpoint, trained_position
-    from lnta.trainer.precision import apply_speed, precision_of, resolve_device, resolve_speed
+    from lnta.metrics.evaluate import Evaluation
+    from lnta.trainer.checkpoint import module_from_checkpoint, trained_position
+    from lnta.trainer.precision import apply_speed
 
-    speed = resolve_speed(precision_of(cfg.get("precision"), checkpoint[CONFIG_KEY]),
-                          resolve_device(cfg.trainer.get("accelerator"), "trainer.accelerator"))
+    speed = _speed(cfg, checkpoint)
+    tests = Evaluation(datamodule.root, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
+                        cfg.false_alarm_rate, cfg.get("region_quantile", 0.99))
+    trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision, callbacks=tests.callbacks,
+                                      logger=False)
+    module = module_from_checkpoint(checkpoint, error_maps=tests.error_maps)
+    apply_speed(speed, module.model)
+    trainer.test(module, datamodule=datamodule, verbose=False)
     epoch, global_step = trained_position(checkpoint)  # as training recorded them, not this trainer's
-    scorer = FrameScorer(str(output_dir), extra_metrics={
+    return tests.write(trainer, module, datamodule, output_dir, {
         "epoch": epoch, "global_step": global_step, "ckpt_path": str(ckpt_path.resolve()),
         "precision": speed.precision, "trainer_precision": speed.trainer_precision})
-    callbacks = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
-                                 cfg.get("region_quantile", 0.99))
-    trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision, callbacks=callbacks,
-                                      logger=False)
-    module = module_from_checkpoint(checkpoint)
-    apply_speed(speed, module.model, datamodule)
-    trainer.test(module, datamodule=datamodule, verbose=False)
-    return scorer.metrics
 
 
 def epoch_checkpoints(folder: Path) -> list[Path]:
@@ -69,7 +73,8 @@ def evaluate(cfg: DictConfig) -> dict | list[dict]:
     path, output_dir = Path(cfg.ckpt_path).expanduser(), Path(cfg.paths.output_dir)
     if not path.is_dir():
         checkpoint = load_checkpoint(path)
-        metrics = _test(cfg, checkpoint, path, _datamodule(cfg, checkpoint[CONFIG_KEY]), output_dir)
+        datamodule = _datamodule(cfg, checkpoint[CONFIG_KEY], _speed(cfg, checkpoint).eval_batch_scale)
+        metrics = _test(cfg, checkpoint, path, datamodule, output_dir)
         log.info("AUC micro %.4f  macro %.4f", metrics["auc_micro"], metrics["auc_macro"])
         return metrics
     files = epoch_checkpoints(path)
@@ -77,7 +82,7 @@ def evaluate(cfg: DictConfig) -> dict | list[dict]:
     datamodule, rows = None, []
     for file in files:
         checkpoint = load_checkpoint(file)
-        datamodule = datamodule or _datamodule(cfg, checkpoint[CONFIG_KEY])
+        datamodule = datamodule or _datamodule(cfg, checkpoint[CONFIG_KEY], _speed(cfg, checkpoint).eval_batch_scale)
         rows.append(_test(cfg, checkpoint, file, datamodule, output_dir / file.stem))
         log.info("%s: AUC micro %.4f", file.name, rows[-1]["auc_micro"])
     write_epoch_table(run_dir, rows)

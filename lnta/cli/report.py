@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    print(markdown(result["summary"]))
+    print(markdown(result["summary"], result["differs"]))
     print(f"{len(result['runs'])} runs -> {args.out} (report.md, table.csv, runs.csv, {len(result['plots'])} plots)")
 
 

@@ -32,7 +32,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from lnta.errors import LntaError
-from lnta.io import staged_outputs
+from lnta.io import pid_alive, staged_outputs
 
 log = logging.getLogger("lnta")
 
@@ -44,16 +44,6 @@ _NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 
 class RunDirBusy(LntaError):
     """Another lnta process is writing into this run dir."""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
 
 
 def _describe(holder: dict) -> str:
@@ -98,7 +88,7 @@ class RunDirLock:
                     raise
                 holder = self._read(fd)  # no flock here: the pid and host in the file decide
                 if holder and holder.get("pid") != os.getpid() and (
-                        holder.get("host") != socket.gethostname() or _pid_alive(int(holder.get("pid", 0)))):
+                        holder.get("host") != socket.gethostname() or pid_alive(int(holder.get("pid", 0)))):
                     os.close(fd)
                     raise self._busy(holder) from None
             try:  # a run that releases unlinks the file: lock the file that is at the path now

@@ -7,23 +7,41 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from lnta.cli._entry import build_anomalies, build_list, entry_point
+from lnta.cli._entry import build_anomalies, build_list, build_named, entry_point, finish_loggers
 from lnta.trainer.slots import gpu_slot  # noqa: F401 - registers ${lnta_gpu_slot:} for trainer=gpu_slot
+from lnta.data.sampling import REFERENCE_CENTER
 from lnta.validate import check_train_config
 
 log = logging.getLogger("lnta.train")
+
+
+def build_datamodule(cfg: DictConfig, speed):
+    """The data module of a training config: ``data``, with the skip-frame set of ``anomaly.skips``
+    (None without one), the run ``seed`` for the training order and the test-batch scale of ``speed``."""
+    return hydra.utils.instantiate(cfg.data, skips=cfg.anomaly.get("skips"), shuffle_seed=cfg.seed,
+                                   eval_batch_scale=speed.eval_batch_scale, _convert_="object")
+
+
+def build_module(cfg: DictConfig, speed, error_maps: bool = False):
+    """The LightningModule of a training config: ``model`` (in the memory format of ``speed``), the
+    pseudo anomalies of ``anomaly``, ``optimizer``, and the resolved config to store in checkpoints."""
+    from lnta.models.module import LNTAModule
+    from lnta.trainer.precision import apply_speed
+
+    return LNTAModule(apply_speed(speed, hydra.utils.instantiate(cfg.model)), build_anomalies(cfg.anomaly),
+                      optimizer=hydra.utils.instantiate(cfg.optimizer), center=cfg.data.get("center", REFERENCE_CENTER),
+                      error_maps=error_maps, config=OmegaConf.to_container(cfg, resolve=True))
 
 
 def train(cfg: DictConfig) -> dict | None:
     """Fit, then (``test_after_fit``) test the final model; returns the test metrics."""
     import pytorch_lightning as pl  # here, not at the top: ``--help`` and imports stay fast
 
+    from lnta.callbacks.progress import progress_bar
     from lnta.callbacks.resume import resume_checkpoint
-    from lnta.metrics.frame_scorer import FrameScorer
-    from lnta.metrics.pixel import metric_callbacks
-    from lnta.models.module import LNTAModule
-    from lnta.trainer.checkpoint import AtomicCheckpointIO, attach_config, check_resumable, load_checkpoint
-    from lnta.trainer.precision import apply_speed, speed_from_config
+    from lnta.metrics.evaluate import Evaluation
+    from lnta.trainer.checkpoint import AtomicCheckpointIO, check_resumable, load_checkpoint
+    from lnta.trainer.precision import speed_from_config
 
     check_train_config(cfg)
     pl.seed_everything(cfg.seed, workers=True)
@@ -32,31 +50,35 @@ def train(cfg: DictConfig) -> dict | None:
     resumed = load_checkpoint(ckpt_path) if ckpt_path else None  # checked before anything is built or written
     speed = speed_from_config(cfg)
     log.info("%s", speed)
-    datamodule = hydra.utils.instantiate(cfg.data, _convert_="object")
-    model = apply_speed(speed, hydra.utils.instantiate(cfg.model), datamodule)
-    module = LNTAModule(model, build_anomalies(cfg.anomaly),
-                        optimizer=hydra.utils.instantiate(cfg.optimizer))
-    attach_config(module, OmegaConf.to_container(cfg, resolve=True))
+    datamodule = build_datamodule(cfg, speed)
+    datamodule.test_required = bool(cfg.test_after_fit)  # without a test, data.test=auto may lack a test split
+    callbacks = build_named(cfg.get("callbacks"))
+    tests = Evaluation(datamodule.root, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
+                        cfg.false_alarm_rate, cfg.get("region_quantile", 0.99), callbacks.get("dashboard"))
+    module = build_module(cfg, speed, tests.error_maps)
     if resumed is not None:
         check_resumable(module, resumed, ckpt_path, cfg.trainer.get("max_steps"))
         del resumed
-    scorer = FrameScorer(str(output_dir), extra_metrics={"precision": speed.precision,
-                                                         "trainer_precision": speed.trainer_precision})
-    metrics = metric_callbacks(scorer, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
-                                 cfg.get("region_quantile", 0.99))
     trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision,
-                                      callbacks=[*build_list(cfg.get("callbacks")), *metrics],
+                                      callbacks=[*callbacks.values(), *tests.callbacks, *progress_bar(cfg)],
                                       logger=build_list(cfg.get("logger")) or False,
                                       plugins=[AtomicCheckpointIO()])
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    if not cfg.test_after_fit:
-        return None
-    scorer.extra_metrics["epoch"] = trainer.current_epoch - 1  # the last completed epoch
-    trainer.test(module, datamodule=datamodule, verbose=False)
-    if trainer.is_global_zero:
-        log.info("AUC micro %.4f  macro %.4f  (%s)", scorer.metrics["auc_micro"], scorer.metrics["auc_macro"],
+    metrics = None
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        if cfg.test_after_fit:
+            epoch = trainer.current_epoch - 1  # the last completed epoch
+            trainer.test(module, datamodule=datamodule, verbose=False)
+            metrics = tests.write(trainer, module, datamodule, output_dir, {
+                "epoch": epoch, "precision": speed.precision, "trainer_precision": speed.trainer_precision})
+    except BaseException:
+        finish_loggers(trainer.loggers, failed=True)
+        raise
+    finish_loggers(trainer.loggers)
+    if metrics is not None and trainer.is_global_zero:
+        log.info("AUC micro %.4f  macro %.4f  (%s)", metrics["auc_micro"], metrics["auc_macro"],
                  output_dir / "metrics.json")
-    return scorer.metrics
+    return metrics
 
 
 @entry_point("train")

@@ -16,11 +16,12 @@ from lnta.data.download import download_hint
 from lnta.data.labels.known import check_known
 from lnta.data.labels.layouts import Layout, find_layout, label_file_source
 from lnta.data.order import EpochShuffle
-from lnta.data.ondevice import DeviceFrames, TrainIndices, fits_on
+from lnta.data.ondevice import DEVICE_MEMORY_FRACTION, DeviceFrames, TrainIndices, fits_on
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.data.io.store import FrameStore
+from lnta.data.io.frames import check_frame_sizes
 from lnta.data.io.video import open_video
-from lnta.errors import DataError
+from lnta.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +37,22 @@ class VideoDataModule(pl.LightningDataModule):
     every test video's frame count. ``skips`` (from the skip-frame anomaly) makes training items carry
     a skip-frame pair.
     ``on_device`` keeps the training frames on the training device and gathers clips there
-    (:mod:`lnta.data.ondevice`); it falls back to host loading when they do not fit.
+    (:mod:`lnta.data.ondevice`); it falls back to host loading when they take more than
+    ``device_memory_fraction`` of a GPU's free memory.
+    ``eval_batch_scale`` multiplies ``eval_batch_size`` (set by the command from the precision knob).
+    ``shuffle_seed`` orders the training clips (:class:`~lnta.data.order.EpochShuffle`; the commands pass the run seed).
+    ``test``: whether training reads the test split (its checks before fit, the cache): ``true``,
+    ``false`` (training only, normal footage without labels), or ``auto`` (when the layout has one, or
+    when :attr:`test_required`, which ``lnta.train`` sets from ``test_after_fit``).
     """
 
     def __init__(self, root: str, name: str = "frames", image_size: int = 256, clip_len: int = 16,
                  batch_size: int = 4, eval_batch_size: int = 16, num_workers: int = 0,
                  labels: str | None = None, skips: Sequence[int] | None = None,
                  label_source: str = "auto", cache_dir: str | None = None, backend: str = "auto",
-                 center: int = REFERENCE_CENTER, persistent_workers: bool = True, on_device: bool = False):
+                 center: int = REFERENCE_CENTER, persistent_workers: bool = True, on_device: bool = False,
+                 device_memory_fraction: float = DEVICE_MEMORY_FRACTION, eval_batch_scale: int = 1,
+                 shuffle_seed: int = 0, test: bool | str = "auto"):
         super().__init__()
         self.root = Path(root).expanduser()
         self.name, self.image_size, self.clip_len = name, image_size, clip_len
@@ -52,7 +61,12 @@ class VideoDataModule(pl.LightningDataModule):
         self.skips = list(skips) if skips else None
         self.label_source, self.cache_dir, self.backend = label_source, cache_dir, backend
         self.center, self.persistent_workers = center, persistent_workers
-        self.on_device = on_device
+        if test not in (True, False, "auto"):
+            raise ConfigError(f"data.test={test}: expected true, false or auto")
+        self.test = test
+        self.test_required = True  # a test follows training (lnta.train: test_after_fit)
+        self.on_device, self.device_memory_fraction = on_device, device_memory_fraction
+        self.eval_batch_scale, self.shuffle_seed = int(eval_batch_scale), int(shuffle_seed)
         self.device_frames: DeviceFrames | None = None
         self._stores: dict[str, FrameStore] = {}
         self._layout: Layout | None = None
@@ -70,7 +84,21 @@ class VideoDataModule(pl.LightningDataModule):
         return self._layout
 
     def videos(self, split: str) -> list[tuple[str, Path]]:
-        return self.layout().train if split == "train" else self.layout().test
+        if split == "train":
+            return self.layout().train
+        if not self.layout().test:
+            raise DataError(f"data.root={self.root}: no test split ({self.layout().test_dir} not found); "
+                            "to train without one set test_after_fit=false (or data.test=false)")
+        return self.layout().test
+
+    def reads_test(self) -> bool:
+        """Whether training (and ``lnta.prepare``) read the test split; see ``test``."""
+        if self.test is False:
+            if self.test_required:
+                raise ConfigError("data.test=false but test_after_fit=true: a test needs the test split; "
+                                  "set test_after_fit=false to train without one")
+            return False
+        return self.test is True or self.test_required or bool(self.layout().test)
 
     @property
     def cache(self) -> Path:
@@ -80,14 +108,11 @@ class VideoDataModule(pl.LightningDataModule):
         """The frames of ``split`` ('train' or 'test'): the cache, or decoded on first use."""
         if split not in self._stores:
             videos = self.videos(split)
-            store = open_cache(self.cache, split, self.image_size)
+            store = open_cache(self.cache, split, self.image_size, videos)
             if store is None:
                 store = FrameStore.decode(videos, self.image_size, self.backend)
                 how = "decoded into memory"
             else:
-                if store.names != [n for n, _ in videos]:
-                    raise DataError(f"{self.cache}: the cache holds other {split} videos than {self.root}; "
-                                    "rebuild it with python -m lnta.prepare")
                 how = f"memory-mapped from the prepared cache {self.cache}"
             self.verify(split, store)
             log.info("%s %s: %d videos, %d frames at %s, %s", self.name, split, len(store.names),
@@ -97,12 +122,19 @@ class VideoDataModule(pl.LightningDataModule):
 
     def verify(self, split: str, store: FrameStore) -> None:
         """Clip length, published counts (where recognised) and, for test, labels against frames."""
-        short = [n for n, length in zip(store.names, store.lengths) if length < self.clip_len]
+        self.check_counts(split, store.names, store.lengths)
+
+    def check_counts(self, split: str, names: list[str], lengths: list[int]) -> None:
+        """The checks on a split's frame counts: every video at least a clip long, the published
+        counts (where recognised) and, for test, the labels (stored in :attr:`test_labels`)."""
+        short = [(n, length) for n, length in zip(names, lengths) if length < self.clip_len]
         if short:
-            raise DataError(f"{self.root}: {split} videos {short} have fewer than {self.clip_len} frames")
-        check_known(self.name, split, store.names, store.lengths, str(self.root))
+            raise DataError(f"{self.root}: {split} video {short[0][0]} has {short[0][1]} frames, fewer than "
+                            f"a clip (data.clip_len={self.clip_len}); {len(short)} such videos: "
+                            f"{[n for n, _ in short]}")
+        check_known(self.name, split, names, lengths, str(self.root))
         if split == "test":
-            self.test_labels = self.load_test_labels(store.names, store.lengths)
+            self.test_labels = self.load_test_labels(names, lengths)
 
     def load_test_labels(self, names: list[str], lengths: list[int]) -> dict[str, np.ndarray]:
         """Per-video test labels from the chosen source, checked against ``lengths``."""
@@ -114,44 +146,67 @@ class VideoDataModule(pl.LightningDataModule):
         else:
             source = self.layout().label_source(self.label_source)
         labels = source.load(names, lengths)
-        self.label_info = {"label_source": source.kind, "labels_file": str(source.path)}
+        if source.ignored and self.label_info.get("labels_ignored") != source.ignored:  # once, not per check
+            log.warning("%s: labels of %d videos that are not in the test split ignored (%s); recorded as "
+                        "labels_ignored in metrics.json", source.path, len(source.ignored), ", ".join(source.ignored))
+        self.label_info = {"label_source": source.kind, "labels_file": str(source.path),
+                           "labels_ignored": list(source.ignored)}
         log.info("%s test labels: %s from %s", self.name, source.kind, source.path)
         return labels
 
-    def check_labels_early(self) -> None:
-        """Test labels against the test videos' frame counts before training, without decoding."""
-        store = self._stores.get("test") or open_cache(self.cache, "test", self.image_size)
+    def check_test_early(self, use_cache: bool = True) -> None:
+        """Every check of the test split before training, without decoding: frame counts (from the
+        cache, or the files), clip length, published counts, labels, and each frame file's size
+        (from the image headers). Nothing when training does not read the test split."""
+        if not self.reads_test():
+            log.info("%s: training only, the test split is not read (data.test=%s, test_after_fit=false)",
+                     self.name, self.test)
+            return
+        videos = self.videos("test")
+        store = self._stores.get("test") or (open_cache(self.cache, "test", self.image_size, videos)
+                                             if use_cache else None)
         if store is not None:
-            self.load_test_labels(store.names, store.lengths)
-        else:
-            videos = self.videos("test")
-            self.load_test_labels([n for n, _ in videos], [len(open_video(p, self.backend)) for _, p in videos])
+            self.check_counts("test", store.names, store.lengths)
+            return
+        for _, path in videos:
+            if path.is_dir():
+                check_frame_sizes(path)
+        self.check_counts("test", [n for n, _ in videos], [len(open_video(p, self.backend)) for _, p in videos])
 
     def prepare_cache(self) -> Path:
-        """Decode both splits into the cache at :attr:`cache`, verified; replaces an older cache."""
-        splits = {split: self.videos(split) for split in ("train", "test")}
-        return build_cache(self.cache, splits, self.image_size, self.backend, verify=self.verify)
+        """Decode the splits into the cache at :attr:`cache`, verified; replaces an older cache.
+
+        The test split (when read, see ``test``) is checked first, from frame counts and labels, so a
+        label mismatch stops before anything is decoded."""
+        splits = ["train", "test"] if self.reads_test() else ["train"]
+        if "test" in splits:
+            self.check_test_early(use_cache=False)
+        return build_cache(self.cache, {split: self.videos(split) for split in splits}, self.image_size,
+                           self.backend, verify=self.verify)
 
     def setup(self, stage: str | None = None) -> None:
         if stage in ("fit", None):
+            self.check_test_early()  # first: a test-split fault must not wait for the training frames
             self.device_frames = self._device_frames() if self.on_device else None
             dataset = TrainIndices if self.device_frames else TrainClips
             self.train_set = dataset(self.store("train"), self.clip_len, self.skips)
-            self.train_order = EpochShuffle(len(self.train_set))
-            self.check_labels_early()
+            self.train_order = EpochShuffle(len(self.train_set), self.shuffle_seed)
         if stage in ("test", None):
-            self.test_set = TestClips(self.store("test"), self.clip_len, self.center)
+            store = self.store("test")
+            self.test_set = TestClips(store, self.clip_len, self.center, [self.test_labels[n] for n in store.names])
 
     def _device_frames(self) -> DeviceFrames | None:
         store = self.store("train")
         device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        if not fits_on(store.frames.nbytes, device):
+        if not fits_on(store.frames.nbytes, device, self.device_memory_fraction):
             log.warning("data.on_device: %.1f GB of frames do not fit on %s; loading on the host",
                         store.frames.nbytes / 1e9, device)
             return None
         return DeviceFrames(store, device)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Finish loading an on-device batch (frame indices -> uint8 clips, the same batch as host
+        loading); the on-device batch transform itself is :meth:`lnta.models.module.LNTAModule.make_inputs`."""
         if self.device_frames is not None and "clip_index" in batch:
             return self.device_frames.gather_batch(batch)
         return batch
@@ -168,4 +223,4 @@ class VideoDataModule(pl.LightningDataModule):
         return self._loader(self.train_set, self.batch_size, train=True)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, self.eval_batch_size, train=False)
+        return self._loader(self.test_set, self.eval_batch_size * self.eval_batch_scale, train=False)

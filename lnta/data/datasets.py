@@ -78,14 +78,18 @@ class TrainClips(_Clips):
 
 
 class TestClips(_Clips):
-    """Every stride-1 clip of every test video; ``frame`` is the scored (centre) frame."""
+    """Every stride-1 clip of every test video; ``frame`` is the scored (centre) frame and, with
+    ``labels`` (one 0/1 array per video of ``store``), ``label`` its frame label."""
 
-    def __init__(self, store: FrameStore, clip_len: int = 16, center: int = REFERENCE_CENTER):
+    def __init__(self, store: FrameStore, clip_len: int = 16, center: int = REFERENCE_CENTER,
+                 labels: Sequence[np.ndarray] | None = None):
         super().__init__(store, clip_len)
-        self.center = center
+        self.center, self.labels = center, labels
 
     def __getitem__(self, i: int) -> dict:
         video, start = int(self.videos[i]), int(self.starts[i])
         indices = normal_clip(start, self.clip_len, self.store.lengths[video])
-        return {"clip": _as_clip(self.store.gather(video, indices)), "video": video,
-                "frame": start + self.center}
+        item = {"clip": _as_clip(self.store.gather(video, indices)), "video": video, "frame": start + self.center}
+        if self.labels is not None:
+            item["label"] = int(self.labels[video][start + self.center])
+        return item

@@ -13,7 +13,8 @@ import torch
 from lnta.data.datasets import FRAME_KEYS, TrainClips
 from lnta.data.io.store import FrameStore
 
-#: On a GPU the frames may take at most this fraction of the free memory (the rest trains).
+#: Default of ``data.device_memory_fraction``: on a GPU the frames may take at most this fraction
+#: of the free memory (the rest trains).
 DEVICE_MEMORY_FRACTION = 0.5
 
 
@@ -24,13 +25,13 @@ class TrainIndices(TrainClips):
         return self.frame_indices(i)
 
 
-def fits_on(nbytes: int, device: torch.device | str) -> bool:
+def fits_on(nbytes: int, device: torch.device | str, fraction: float = DEVICE_MEMORY_FRACTION) -> bool:
     """Whether ``nbytes`` of frames may live on ``device``. On the CPU the store's array is used
-    in place (no copy), so it always fits; on a GPU it must fit in a fraction of the free memory."""
+    in place (no copy), so it always fits; on a GPU it must fit in ``fraction`` of the free memory."""
     device = torch.device(device)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        return nbytes <= DEVICE_MEMORY_FRACTION * free
+        return nbytes <= fraction * free
     return True
 
 

@@ -1,8 +1,6 @@
 """Training order: a shuffle that depends only on (seed, epoch), so a run can restart mid-epoch exactly."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from torch.utils.data import Sampler
 
@@ -12,13 +10,13 @@ class EpochShuffle(Sampler):
 
     The dataset draws an item's own randomness (e.g. the skip s) from ``item_seed``, so clips do not
     depend on the global RNG, the number of workers, prefetching, or where a run was resumed.
-    ``seed`` defaults to the run seed exported by ``pl.seed_everything`` (``PL_GLOBAL_SEED``).
+    ``seed`` is the run seed (the commands pass ``seed`` to the data module as ``shuffle_seed``).
     :meth:`resume` makes the next pass start ``done`` items into ``epoch``'s order.
     """
 
-    def __init__(self, size: int, seed: int | None = None):
+    def __init__(self, size: int, seed: int):
         self.size = size
-        self.seed = int(os.environ.get("PL_GLOBAL_SEED", 0)) if seed is None else int(seed)
+        self.seed = int(seed)
         self.epoch = 0
         self._skip = 0
 

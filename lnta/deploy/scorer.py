@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import logging
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -21,12 +22,11 @@ from lnta.data.sampling import REFERENCE_CENTER
 from lnta.callbacks.guards import check_finite_psnr
 from lnta.errors import ConfigError, DataError
 from lnta.io import atomic_path, staged_outputs, write_json
-from lnta.deploy.overlay import OverlayWriter
+from lnta.deploy.overlay import KeepFrames, OverlayWriter
 from lnta.report.plots import plot_score_timeline
 from lnta.metrics.protocol import minmax_anomaly_scores
 from lnta.deploy.stream import Source, find_sources, score_frames
 from lnta.trainer.precision import apply_speed, precision_of, resolve_device, resolve_speed
-from lnta.validate import check_score_config
 
 log = logging.getLogger("lnta.score")
 
@@ -70,20 +70,22 @@ class VideoScorer:
                 "note": None if held_out else "training clips were trained on: on unseen normal video more frames "
                 "are flagged than false_alarm_rate; re-calibrate with python -m lnta.calibrate input=NORMAL_FOOTAGE"}
 
-    def frame_results(self, source: Source, edges: str, maps: bool = False):
-        """Per-frame results of ``source`` (:func:`~lnta.deploy.stream.score_frames`); a source of which
-        no frame can be read is an error naming it."""
+    def frame_results(self, source: Source, edges: str, frames: Iterable[np.ndarray] | None = None,
+                      maps: bool = False):
+        """Per-frame results of ``source`` (:func:`~lnta.deploy.stream.score_frames`), read from
+        ``frames`` (default ``source.frames()``); a source of which no frame can be read is an error
+        naming it."""
         self._read = 0
-        for r in score_frames(self.model, self._counted(source), image_size=self.image_size, clip_len=self.clip_len,
+        for r in score_frames(self.model, self._counted(source.frames() if frames is None else frames), image_size=self.image_size, clip_len=self.clip_len,
                               center=self.center, edges=edges, batch_size=self.cfg.batch_size,
                               device=self.device, maps=maps, speed=self.speed):
             yield r
         if self._read == 0:
             raise DataError(f"{source.path}: no frame could be read (an empty file, or not a video)")
 
-    def _counted(self, source: Source):
+    def _counted(self, frames: Iterable[np.ndarray]):
         self._read = 0
-        for frame in source.frames():
+        for frame in frames:
             self._read += 1
             yield frame
 
@@ -93,7 +95,8 @@ class VideoScorer:
         overlay = (OverlayWriter(self.out / "overlay", source.name, self.cfg.overlay, fps, self.cfg.heatmap_max)
                    if self.cfg.overlay else None)
         frames, psnr, flagged_rows = [], [], []
-        results = self.frame_results(source, self.cfg.edges, maps=overlay is not None)
+        inputs = KeepFrames(source.frames(), self.clip_len + 2 * self.cfg.batch_size + 8) if overlay else None
+        results = self.frame_results(source, self.cfg.edges, inputs, maps=overlay is not None)
         bar = tqdm(total=count, unit="frame", desc=source.name, disable=not self.cfg.progress, dynamic_ncols=True)
         try:
             for r in results:
@@ -104,8 +107,9 @@ class VideoScorer:
                 flagged_rows.append(flag)
                 if self.cfg.stream:  # rows leave as soon as they are computed; min-max needs the whole video
                     writer.writerow([source.name, r.frame, _fmt(r.psnr), "", _fmt(z), _fmt(flag)])
-                if overlay:
-                    overlay.write(r.frame, r.image, r.error)
+                if overlay:  # at the input's size, with the score known so far (min-max needs the whole video)
+                    text = (f"score {z:.2f}" + (" flagged" if flag else "")) if z is not None else f"PSNR {r.psnr:.2f} dB"
+                    overlay.write(r.frame, inputs[r.frame], r.error, text)
                 bar.update(1)
         except KeyboardInterrupt:
             log.warning("%s: interrupted after %d frames; writing what was scored", source.name, len(frames))
@@ -127,8 +131,8 @@ class VideoScorer:
                 writer.writerow([source.name, int(f), _fmt(float(psnr[i])), _fmt(float(minmax[i])),
                                  _fmt(None if z is None else float(z[i])), _fmt(flagged[i])])
         intervals = flagged_intervals(frames, np.array(flagged, dtype=np.int8)) if z is not None else []
-        plot_score_timeline(self.out / "plots" / f"{source.name}.png", source.name, frames, minmax,
-                            z, self.threshold, intervals)
+        plot_score_timeline(self.out / "plots" / f"{source.name}.png", source.name, frames,
+                            None if self.cfg.stream and z is not None else minmax, z, self.threshold, intervals)
         summary = {"frames_scored": int(len(frames)), "first_frame": int(frames[0]), "last_frame": int(frames[-1]),
                    "intervals": intervals, "fps": fps,
                    "flagged_frames": int(np.sum(flagged)) if z is not None else None}
@@ -142,7 +146,6 @@ class VideoScorer:
 
 def score(cfg: DictConfig) -> dict:
     """Score every video that ``cfg.input`` names with ``cfg.ckpt_path``; returns flagged.json's content."""
-    check_score_config(cfg)
     out = Path(cfg.paths.output_dir)
     checkpoint = load_checkpoint(cfg.ckpt_path)
     sources = find_sources(str(cfg.input), cfg.input_format)
@@ -178,7 +181,6 @@ def recalibrate(cfg: DictConfig) -> dict:
     ``cfg.input`` (every frame with a whole clip, as in the reference protocol), written with the
     rest of the checkpoint to ``cfg.out`` (default ``<run dir>/calibrated.ckpt``) atomically.
     Returns the new statistics (without the PSNR list)."""
-    check_score_config(cfg)
     checkpoint = load_checkpoint(cfg.ckpt_path)
     sources = find_sources(str(cfg.input), cfg.input_format)
     scorer = VideoScorer(cfg, checkpoint, Path(cfg.paths.output_dir))

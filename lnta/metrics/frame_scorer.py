@@ -1,4 +1,10 @@
-"""Test-time evaluation: collects per-frame PSNRs, scores them and writes the run's outputs."""
+"""Test-time frame-level evaluation: an accumulator of test-step outputs, then a separate writer.
+
+:class:`FrameScorer` reads only what ``test_step`` returns (PSNR, video, frame and the label of
+each clip's scored frame, which rides in the test batch), gathers it across ranks without
+duplicates and applies the reference protocol. :func:`run_metrics` assembles ``metrics.json``
+from its results and what the command passes in; :func:`write_test_outputs` writes the files.
+"""
 from __future__ import annotations
 
 import logging
@@ -9,14 +15,16 @@ import pytorch_lightning as pl
 import torch
 
 from lnta.callbacks.guards import check_finite_psnr
-from lnta.metrics.calibration import CALIBRATION_KEY, calibrated_metrics
-from lnta.data.sampling import scored_frames
 from lnta.errors import DataError
 from lnta.io import write_csv, write_json
-from lnta.report.plots import plot_roc, plot_video_scores
+from lnta.metrics.calibration import DEFAULT_FALSE_ALARM_RATE, calibrated_metrics
 from lnta.metrics.protocol import REFERENCE_PROTOCOL, frame_level_metrics, minmax_anomaly_scores, roc_curve
+from lnta.report.plots import plot_roc, plot_video_scores
 
 log = logging.getLogger(__name__)
+
+#: The per-frame entries of a ``test_step`` output that the frame scorer reads.
+FRAME_KEYS = ("psnr", "video", "frame", "label")
 
 
 def _write_scores_csv(path: Path, names, videos, frames, psnr, scores, labels) -> None:
@@ -33,6 +41,41 @@ def gather_unique(pl_module, parts: list[dict], keys) -> dict[str, np.ndarray]:
     key = out["video"].astype(np.int64) * 10**9 + out["frame"]
     _, first = np.unique(key, return_index=True)  # sorted by (video, frame)
     return {k: v[first] for k, v in out.items()}
+
+
+class FrameScorer(pl.Callback):
+    """Accumulates the test outputs ``psnr``, ``video``, ``frame`` and ``label`` (each (B,)) of
+    every batch, like a torchmetrics ``Metric``; at the end of the test epoch :attr:`results` holds
+    one entry per scored frame, sorted by (video, frame), with the per-video min-max ``score``, and
+    :attr:`metrics` the frame-level AUCs (also logged as ``test/auc_micro``, ``test/auc_macro``).
+    Raises :class:`DataError` when a batch carries no labels.
+    """
+
+    def __init__(self):
+        self.results: dict[str, np.ndarray] | None = None
+        self.metrics: dict | None = None
+        self._parts: list[dict] = []
+
+    def on_test_epoch_start(self, trainer, pl_module) -> None:
+        self._parts, self.results, self.metrics = [], None, None
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if "label" not in outputs:
+            raise DataError("the test batches carry no 'label': the test dataset must yield each clip's "
+                            "scored-frame label")
+        self._parts.append({k: torch.as_tensor(outputs[k]).detach() for k in FRAME_KEYS})
+
+    def on_test_epoch_end(self, trainer, pl_module) -> None:
+        data = gather_unique(pl_module, self._parts, FRAME_KEYS)
+        self._parts = []
+        videos, psnr = data["video"].astype(np.int64), data["psnr"].astype(np.float64)
+        labels = data["label"].astype(np.uint8)
+        scores = minmax_anomaly_scores(psnr, videos)
+        self.results = {"video": videos, "frame": data["frame"].astype(np.int64), "psnr": psnr,
+                        "score": scores, "label": labels}
+        self.metrics = frame_level_metrics(scores, labels, videos)
+        pl_module.log_dict({"test/auc_micro": self.metrics["auc_micro"], "test/auc_macro": self.metrics["auc_macro"]},
+                           rank_zero_only=True, sync_dist=False)
 
 
 def check_both_classes(labels: np.ndarray, source: str) -> None:
@@ -53,58 +96,41 @@ def warn_single_class_videos(metrics: dict) -> None:
                     metrics["auc_macro_videos"], " and is undefined too" if not metrics["auc_macro_videos"] else "")
 
 
-class FrameScorer(pl.Callback):
-    """Owns the frame-level metric: gathers test PSNRs (across ranks, without duplicates),
-    applies the reference protocol, logs the AUCs and writes ``metrics.json``, ``scores.csv``,
-    ``scores.png`` and ``roc.png`` into ``output_dir``.
-    """
+def run_metrics(results: dict, expected_frames: int, facts: dict | None = None, calibration: dict | None = None,
+                 false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE, extra: dict | None = None,
+                 names: list[str] | None = None) -> dict:
+    """The run's ``metrics.json``: frame-level AUCs of ``results`` (from :class:`FrameScorer`), the
+    protocol, ``facts`` (dataset, label source, epoch, precision, ...), the calibrated score where
+    ``calibration`` statistics exist, and ``extra`` (e.g. the pixel-level metrics); per-video AUCs
+    keyed by ``names[v]``. Raises :class:`DataError` when the number of scored frames is not
+    ``expected_frames``, when a PSNR is not finite (broken weights) and when the labels hold one
+    class only (the AUC is undefined)."""
+    facts = facts or {}
+    n = len(results["psnr"])
+    if n != expected_frames:
+        raise DataError(f"scored {n} frames but the protocol expects {expected_frames}")
+    names = list(names) if names is not None else [str(v) for v in range(int(results["video"].max(initial=-1)) + 1)]
+    check_finite_psnr(results["psnr"], names, results["video"], results["frame"],
+                      facts.get("ckpt_path", "the trained model"))
+    check_both_classes(results["label"], facts.get("labels_file", "the test labels"))
+    metrics = frame_level_metrics(results["score"], results["label"], results["video"], names)
+    warn_single_class_videos(metrics)
+    metrics.update({"n_frames_scored": int(n), "protocol": REFERENCE_PROTOCOL, **facts, **(extra or {})})
+    if calibration:
+        metrics["calibrated"] = calibrated_metrics(results["psnr"], results["label"], results["video"], calibration,
+                                                   false_alarm_rate, names)
+    return metrics
 
-    def __init__(self, output_dir: str, extra_metrics: dict | None = None):
-        self.output_dir = Path(output_dir)
-        self.extra_metrics = dict(extra_metrics or {})
-        self.metrics: dict | None = None
-        self.frames: dict | None = None
 
-    def on_test_epoch_start(self, trainer, pl_module) -> None:
-        self._parts: list[dict] = []
-
-    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        self._parts.append({k: outputs[k].detach() for k in ("psnr", "video", "frame")})
-
-    def on_test_epoch_end(self, trainer, pl_module) -> None:
-        data = gather_unique(pl_module, self._parts, ("psnr", "video", "frame"))
-        dm = trainer.datamodule
-        store, labels_by_video = dm.store("test"), dm.test_labels
-        expected = sum(len(scored_frames(n, dm.clip_len, dm.center)) for n in store.lengths)
-        if len(data["psnr"]) != expected:
-            raise DataError(f"scored {len(data['psnr'])} frames but the protocol expects {expected}")
-        videos, frames = data["video"].astype(np.int64), data["frame"].astype(np.int64)
-        labels = np.array([labels_by_video[store.names[v]][f] for v, f in zip(videos, frames)], np.uint8)
-        psnr = data["psnr"].astype(np.float64)
-        check_finite_psnr(psnr, store.names, videos, frames, self.extra_metrics.get("ckpt_path", str(self.output_dir)))
-        check_both_classes(labels, getattr(dm, "label_info", {}).get("labels_file", f"the {dm.name} test labels"))
-        scores = minmax_anomaly_scores(psnr, videos)
-        metrics = frame_level_metrics(scores, labels, videos, store.names)
-        warn_single_class_videos(metrics)
-        metrics.update({"n_frames_scored": int(len(scores)), "protocol": REFERENCE_PROTOCOL,
-                        "dataset": dm.name, **getattr(dm, "label_info", {}), "epoch": int(trainer.current_epoch),
-                        "global_step": int(trainer.global_step), **self.extra_metrics})
-        stats = getattr(pl_module, CALIBRATION_KEY, None)
-        if stats:
-            metrics["calibrated"] = calibrated_metrics(psnr, labels, videos, stats, names=store.names)
-        self.metrics = metrics
-        self.frames = {"video": videos, "frame": frames, "psnr": psnr, "score": scores, "label": labels,
-                       "names": store.names}  # for dashboards
-        pl_module.log_dict({"test/auc_micro": metrics["auc_micro"], "test/auc_macro": metrics["auc_macro"]},
-                           rank_zero_only=True, sync_dist=False)
-        if trainer.is_global_zero:
-            self._write(metrics, store.names, videos, frames, psnr, scores, labels)
-
-    def _write(self, metrics, names, videos, frames, psnr, scores, labels) -> None:
-        out = self.output_dir
-        write_json(out / "metrics.json", metrics)
-        _write_scores_csv(out / "scores.csv", names, videos, frames, psnr, scores, labels)
-        plot_video_scores(out / "scores.png", videos, frames, scores, labels, names)
-        plot_roc(out / "roc.png", *roc_curve(scores, labels), metrics["auc_micro"])
-        log.info("frame-level AUC micro %.4f macro %.4f over %d frames -> %s",
-                 metrics["auc_micro"], metrics["auc_macro"], metrics["n_frames_scored"], out)
+def write_test_outputs(output_dir: str | Path, metrics: dict, results: dict, names: list[str]) -> None:
+    """Write ``metrics.json``, ``scores.csv``, ``scores.png`` and ``roc.png`` into ``output_dir``;
+    ``names[v]`` is the name of test video ``v``."""
+    out = Path(output_dir)
+    r = results
+    write_json(out / "metrics.json", metrics)
+    _write_scores_csv(out / "scores.csv", names, r["video"], r["frame"], r["psnr"], r["score"], r["label"])
+    plot_video_scores(out / "scores.png", r["video"], r["frame"], r["score"], r["label"], names,
+                      title=f"{out.name}: AUC micro {metrics['auc_micro']:.4f}, macro {metrics['auc_macro']:.4f}")
+    plot_roc(out / "roc.png", *roc_curve(r["score"], r["label"]), metrics["auc_micro"])
+    log.info("frame-level AUC micro %.4f macro %.4f over %d frames -> %s",
+             metrics["auc_micro"], metrics["auc_macro"], metrics["n_frames_scored"], out)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from lnta.data.labels.formats import PIXEL_MASK_FILE as MASK_FILE, read_pixel_masks
 from lnta.errors import ConfigError, DataError
 from lnta.metrics.detection_criteria import RULE as DETECTION_RULE, criteria_from_error_maps
-from lnta.metrics.frame_scorer import FrameScorer, gather_unique
+from lnta.metrics.frame_scorer import gather_unique
 from lnta.metrics.protocol import roc_auc
 
 log = logging.getLogger(__name__)
@@ -45,71 +45,80 @@ def sample_error_maps(error: torch.Tensor, size: tuple[int, int], stride: int) -
     return resized[:, ::stride, ::stride].half().cpu()
 
 
-class PixelScorer(pl.Callback):
-    """Adds ``pixel_auc`` to the frame scorer's metrics; placed before it in the callback list.
+def mask_path(option: str | None, data_root: str | Path) -> Path | None:
+    """The pixel-mask file of the ``pixel_masks`` setting: a path, ``auto`` (``<data root>/testing/
+    pixel_gt_masks.npz`` if present) or None/``none`` (off). Raises :class:`DataError` for a missing PATH."""
+    if option in (None, "none", False):
+        return None
+    if option == "auto":
+        path = Path(data_root) / MASK_FILE
+        return path if path.is_file() else None
+    path = Path(option).expanduser()
+    if not path.is_file():
+        raise DataError(f"pixel_masks={path}: file not found")
+    return path
 
-    ``masks``: a path, ``auto`` (``<data root>/testing/pixel_gt_masks.npz`` if present) or None (off).
-    Also adds ``rbdc``/``tbdc`` (lnta/metrics/detection_criteria.py) from the same sampled error maps and
-    masks, with detections above the ``region_quantile`` of the sampled error pixels.
+
+def _mask_size(path: Path) -> tuple[int, int]:
+    try:
+        with np.load(path) as data:
+            first = data[data.files[0]] if data.files else None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"pixel_masks={path}: not a readable .npz ({exc.__class__.__name__})") from None
+    if first is None or first.ndim != 3:
+        raise DataError(f"pixel_masks={path}: expected one (frames, H, W) bool array per test video")
+    return tuple(first.shape[1:])
+
+
+class PixelScorer(pl.Callback):
+    """Accumulates the test outputs ``error`` (B, h, w; :func:`lnta.metrics.protocol.error_map`),
+    ``video`` and ``frame``, resized to the mask size and strided as they come; :meth:`compute`
+    returns ``pixel_auc``, its rule and the pixel count for ``metrics.json``, and ``rbdc``/``tbdc``
+    (lnta/metrics/detection_criteria.py) from the same sampled error maps and masks, with detections
+    above the ``region_quantile`` of the sampled error pixels.
+
+    ``masks``: the mask file (see :func:`mask_path`). The module must be built with
+    ``error_maps=True`` so that ``test_step`` returns the maps.
     """
 
-    def __init__(self, frame_scorer: FrameScorer, masks: str | None = "auto", stride: int = 4,
-                 region_quantile: float = 0.99):
+    def __init__(self, masks: str | Path, stride: int = 4, region_quantile: float = 0.99):
         if not 0.0 < region_quantile < 1.0:
             raise ConfigError(f"region_quantile={region_quantile}: expected a number in (0, 1)")
-        self.frame_scorer, self.masks_option, self.stride = frame_scorer, masks, stride
-        self.region_quantile = region_quantile
-        self.masks: dict[str, np.ndarray] | None = None
-
-    def _mask_path(self, datamodule) -> Path | None:
-        if self.masks_option in (None, "none", False):
-            return None
-        if self.masks_option == "auto":
-            path = Path(datamodule.root) / MASK_FILE
-            return path if path.is_file() else None
-        path = Path(self.masks_option).expanduser()
-        if not path.is_file():
-            raise DataError(f"pixel_masks={path}: file not found")
-        return path
-
-    def on_test_start(self, trainer, pl_module) -> None:
-        store = trainer.datamodule.store("test")
-        path = self._mask_path(trainer.datamodule)
-        self.masks = load_pixel_masks(path, store.names, store.lengths) if path else None
-        pl_module.return_error_maps = self.masks is not None
+        self.path, self.stride, self.region_quantile = Path(masks), stride, region_quantile
+        self.size = _mask_size(self.path)
+        self.data: dict[str, np.ndarray] | None = None
         self._parts: list[dict] = []
 
+    def on_test_epoch_start(self, trainer, pl_module) -> None:
+        self._parts, self.data = [], None
+
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        if self.masks is not None:
-            size = next(iter(self.masks.values())).shape[1:]
-            self._parts.append({"error": sample_error_maps(outputs["error"], size, self.stride).to(pl_module.device),
-                                "video": outputs["video"].detach(), "frame": outputs["frame"].detach()})
+        if "error" not in outputs:
+            raise DataError(f"pixel_masks={self.path}: the test step returns no error maps (build the module "
+                            "with error_maps=True)")
+        self._parts.append({"error": sample_error_maps(outputs["error"], self.size, self.stride).to(pl_module.device),
+                            "video": outputs["video"].detach(), "frame": outputs["frame"].detach()})
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
-        if self.masks is None:
-            return
-        data = gather_unique(pl_module, self._parts, ("error", "video", "frame"))
-        names = trainer.datamodule.store("test").names
-        labels = np.stack([self.masks[names[v]][f, ::self.stride, ::self.stride]
+        self.data = gather_unique(pl_module, self._parts, ("error", "video", "frame"))
+        self._parts = []
+
+    def compute(self, names: list[str], lengths: list[int]) -> dict:
+        """Pixel-level metrics of the gathered maps against the masks of test videos ``names``
+        (with ``lengths`` frames each, checked): ``pixel_auc``, ``pixel_auc_rule``, ``pixel_count``,
+        ``rbdc``, ``tbdc``, ``gt_regions``, ``gt_tracks``, ``rbdc_rule``."""
+        masks = load_pixel_masks(self.path, names, lengths)
+        data = self.data
+        labels = np.stack([masks[names[v]][f, ::self.stride, ::self.stride]
                            for v, f in zip(data["video"], data["frame"])])
         auc = roc_auc(data["error"].astype(np.float32).ravel(), labels.ravel())
-        self.frame_scorer.extra_metrics.update(pixel_auc=auc, pixel_auc_rule=PIXEL_RULE.format(stride=self.stride),
-                                               pixel_count=int(labels.size))
         log.info("pixel-level AUC %.4f over %d pixels", auc, labels.size)
         criteria, threshold = criteria_from_error_maps(data["error"], labels, data["video"], data["frame"],
                                                        self.region_quantile)
-        self.frame_scorer.extra_metrics.update(
-            rbdc=criteria.rbdc, tbdc=criteria.tbdc, gt_regions=criteria.n_regions, gt_tracks=criteria.n_tracks,
-            rbdc_rule=DETECTION_RULE.format(threshold=threshold, quantile=self.region_quantile, stride=self.stride))
         log.info("RBDC %.4f  TBDC %.4f (%d regions, %d tracks)", criteria.rbdc, criteria.tbdc,
                  criteria.n_regions, criteria.n_tracks)
-
-    def on_test_end(self, trainer, pl_module) -> None:
-        pl_module.return_error_maps = False
-        self._parts = []
-
-
-def metric_callbacks(frame_scorer: FrameScorer, masks: str | None = "auto", stride: int = 4,
-                     region_quantile: float = 0.99) -> list[pl.Callback]:
-    """The test-time metric callbacks in their order: pixel level (when masks exist), then frame level."""
-    return [PixelScorer(frame_scorer, masks, stride, region_quantile), frame_scorer]
+        return {"pixel_auc": auc, "pixel_auc_rule": PIXEL_RULE.format(stride=self.stride),
+                "pixel_count": int(labels.size), "rbdc": criteria.rbdc, "tbdc": criteria.tbdc,
+                "gt_regions": criteria.n_regions, "gt_tracks": criteria.n_tracks,
+                "rbdc_rule": DETECTION_RULE.format(threshold=threshold, quantile=self.region_quantile,
+                                                   stride=self.stride)}

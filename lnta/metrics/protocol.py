@@ -1,5 +1,10 @@
-"""The reference scoring protocol as pure functions: PSNR, per-video min-max, micro/macro AUC."""
+"""The reference scoring protocol as pure functions: PSNR, error maps, per-video min-max, micro/macro AUC.
+
+ROC curves and AUCs come from torchmetrics (exact, unbinned), computed in float64.
+"""
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -30,30 +35,54 @@ def minmax_anomaly_scores(psnr: np.ndarray, videos: np.ndarray) -> np.ndarray:
     return scores
 
 
+def error_map(reconstruction: torch.Tensor, target: torch.Tensor, frame: int) -> torch.Tensor:
+    """The reconstruction error map of frame ``frame`` of each clip (B, C, T, H, W): the squared
+    error averaged over channels, float32, (B, H, W) in squared [-1, 1] units. The one definition
+    used by the pixel-level AUC, the heatmaps and the stream scorer; display scaling is the plot's job."""
+    diff = reconstruction[:, :, frame].float() - target[:, :, frame].float()
+    return diff.pow(2).mean(1)
+
+
+@contextmanager
+def _float64():
+    # torchmetrics counts true/false positives in the default float dtype; float64 keeps the
+    # AUC exact to ~1e-16 (float32 would round it at ~1e-7).
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _ranked(scores: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores as dense ranks scaled into [0, 1] (same order and ties; torchmetrics would apply a
+    sigmoid to scores outside [0, 1]), and labels as int64 tensors."""
+    _, dense = np.unique(np.asarray(scores, np.float64), return_inverse=True)
+    ranks = dense.reshape(-1) / max(int(dense.max(initial=0)), 1)
+    return torch.from_numpy(ranks.astype(np.float64)), torch.from_numpy(np.asarray(labels).astype(np.int64).reshape(-1))
+
+
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """ROC-AUC (label 1 = anomalous) by the rank statistic, ties counted half; NaN for one class."""
-    scores, labels = np.asarray(scores, np.float64), np.asarray(labels).astype(bool)
-    n_pos, n_neg = labels.sum(), (~labels).sum()
-    if n_pos == 0 or n_neg == 0:
+    """ROC-AUC (label 1 = anomalous), ties counted half, by torchmetrics' ``binary_auroc``
+    (unbinned); NaN when only one class is present."""
+    from torchmetrics.functional.classification import binary_auroc
+
+    labels = np.asarray(labels).astype(bool)
+    if labels.all() or not labels.any():
         return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = scores[order]
-    ranks = np.empty(len(scores), np.float64)
-    # average rank within ties
-    unique, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    avg = first + (counts + 1) / 2.0
-    ranks[order] = np.repeat(avg, counts)
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    with _float64():
+        return float(binary_auroc(*_ranked(scores, labels), validate_args=False))
 
 
 def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """False- and true-positive rates at every distinct threshold, from (0, 0) to (1, 1)."""
-    labels = np.asarray(labels).astype(bool)
-    order = np.argsort(-np.asarray(scores, np.float64), kind="mergesort")
-    s, y = np.asarray(scores)[order], labels[order]
-    last_of_tie = np.r_[np.diff(s) != 0, True]
-    tp, fp = np.cumsum(y)[last_of_tie], np.cumsum(~y)[last_of_tie]
-    return np.r_[0, fp / max(fp[-1], 1)], np.r_[0, tp / max(tp[-1], 1)]
+    """False- and true-positive rates at every distinct threshold, from (0, 0) to (1, 1)
+    (torchmetrics' ``binary_roc``, unbinned)."""
+    from torchmetrics.functional.classification import binary_roc
+
+    with _float64():
+        fpr, tpr, _ = binary_roc(*_ranked(scores, labels), validate_args=False)
+    return fpr.numpy(), tpr.numpy()
 
 
 def frame_level_metrics(scores: np.ndarray, labels: np.ndarray, videos: np.ndarray,

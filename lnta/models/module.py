@@ -11,7 +11,8 @@ from lnta.anomaly.base import PseudoAnomaly
 from lnta.anomaly.switch import assign_types, pseudo_losses
 from lnta.data.transforms import to_unit
 from lnta.data.sampling import REFERENCE_CENTER
-from lnta.metrics.protocol import frame_psnr
+from lnta.errors import ConfigError
+from lnta.metrics.protocol import error_map, frame_psnr
 
 #: Checkpoint key holding the run's resolved config, so a checkpoint stands alone.
 CONFIG_KEY = "lnta_config"
@@ -27,23 +28,36 @@ class LNTAModule(pl.LightningModule):
 
     For a pseudo sample the input is the pseudo anomaly and the target the *normal* clip, so
     the AE learns to reconstruct only normality. Per-sample MSEs are averaged with equal weight.
-    ``test_step`` returns the PSNR of each clip's scored frame for :class:`~lnta.metrics.frame_scorer.FrameScorer`.
+
+    ``test_step`` returns, per clip, the PSNR of its scored frame, ``video``, ``frame`` and the
+    batch's ``label`` (for :class:`~lnta.metrics.frame_scorer.FrameScorer`); with ``error_maps``
+    also the scored frame's ``error`` map (:func:`~lnta.metrics.protocol.error_map`), ``input`` and
+    ``reconstruction`` (B, H, W; pixel-level AUC, heatmaps).
+
+    ``optimizer``: a factory ``params -> torch.optim.Optimizer`` (the ``optimizer`` config with
+    ``_partial_: true``); required to train. ``config``: the run's resolved config as plain
+    containers, stored in every checkpoint. ``calibration``: the normal-PSNR statistics of the
+    current weights (:mod:`lnta.metrics.calibration`), None until computed.
     """
 
     def __init__(self, model: nn.Module, anomalies: Sequence[PseudoAnomaly] = (),
-                 optimizer: Callable | None = None, center: int = REFERENCE_CENTER):
+                 optimizer: Callable | None = None, center: int = REFERENCE_CENTER, error_maps: bool = False,
+                 config: dict | None = None, calibration: dict | None = None):
         super().__init__()
         self.model = model
         self.anomalies = nn.ModuleList(anomalies)
         self.optimizer_factory = optimizer
         self.center = center
-        self.return_error_maps = False  # set by callbacks that need them (pixel-level AUC)
+        self.error_maps = bool(error_maps)
+        self.config = config
+        self.calibration = calibration
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self.model(clips)
 
     def make_inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Normalise the uint8 batch on its device and apply the loss switch.
+        """The on-device batch transform, in one place: normalise the uint8 batch on its device
+        (:func:`~lnta.data.transforms.to_unit`) and apply the pseudo anomalies by the loss switch.
 
         Returns ``(inputs, targets, kinds)``; ``kinds[i]`` is the anomaly index of sample i or -1.
         """
@@ -83,16 +97,18 @@ class LNTAModule(pl.LightningModule):
         clips = to_unit(batch["clip"])
         reconstruction = self.model(clips)
         out = {"psnr": frame_psnr(reconstruction, clips, self.center), "video": batch["video"], "frame": batch["frame"]}
-        if self.return_error_maps:  # per-pixel squared error of the scored frame, (B, H, W)
-            diff = reconstruction[:, :, self.center].float() - clips[:, :, self.center].float()
-            out["error"] = diff.pow(2).mean(1)
+        if "label" in batch:
+            out["label"] = batch["label"]
+        if self.error_maps:
+            out.update(error=error_map(reconstruction, clips, self.center), input=clips[:, 0, self.center],
+                       reconstruction=reconstruction[:, 0, self.center].float())
         return out
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        config = getattr(self, "lnta_config", None)
-        if config is not None:
-            checkpoint[CONFIG_KEY] = config
+        if self.config is not None:
+            checkpoint[CONFIG_KEY] = self.config
 
     def configure_optimizers(self):
-        factory = self.optimizer_factory or (lambda params: torch.optim.Adam(params, lr=1e-4))
-        return factory(self.model.parameters())
+        if self.optimizer_factory is None:
+            raise ConfigError("optimizer: no optimizer given; training needs the optimizer config (conf/train.yaml)")
+        return self.optimizer_factory(self.model.parameters())

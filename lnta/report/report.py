@@ -1,10 +1,12 @@
 """``python -m lnta.report DIR... [--out DIR]``: runs and multirun folders -> Table 1 and Fig. 4/5 style outputs.
 
 Every run (a folder with ``.hydra/config.yaml`` and ``metrics.json`` or ``epochs.csv``) is reduced
-to its setting (dataset, method, p, alpha, beta, s, technique, intruder), seed and AUC under each
-selection protocol (``last``: no test labels; ``oracle``: best test epoch, needs ``epochs.csv``
+to its setting (dataset, method, p, alpha, beta, s, technique, intruder, and every other config value
+that differs between the runs given, such as image size, width, epochs or steps; never the seed),
+seed and AUC under each selection protocol (``last``: no test labels; ``oracle``: best test epoch, needs ``epochs.csv``
 from ``python -m lnta.eval ckpt_path=RUN``). Outputs: ``runs.csv``, ``table.csv``, ``report.md``
-(mean ± std over seeds per protocol) and PNG plots of AUC against each swept hyperparameter
+(mean ± std over the seeds of one setting per protocol, with a list of what differs between the
+settings) and PNG plots of AUC against each swept hyperparameter
 (the baseline as a line) and of AUC per epoch.
 """
 from __future__ import annotations
@@ -26,7 +28,15 @@ from lnta.metrics.selection import PROTOCOLS, select_epoch
 AXES = {"p": "anomaly.p", "alpha": "anomaly.alpha", "beta": "anomaly.beta", "s": "anomaly.skips",
         "technique": "anomaly.technique", "intruder": "anomaly.intruder.source"}
 METHODS = {"PatchAnomaly": "patch", "SkipFrame": "skip"}
-RUN_FIELDS = ["run", "experiment", "dataset", "method", *AXES, "seed", "auc_last", "auc_oracle",
+#: Short names of config values that often differ between runs (the rest are shown by their path).
+NAMES = {**{path: name for name, path in AXES.items()}, "data.image_size": "image_size", "model.width": "width",
+         "trainer.max_epochs": "epochs", "trainer.max_steps": "steps", "trainer.limit_train_batches": "batches",
+         "data.batch_size": "batch", "optimizer.lr": "lr", "data.clip_len": "clip_len"}
+#: Config values that do not change a run's numbers: where files are, how much is printed or kept.
+IGNORED = ("seed", "task_name", "tags", "ckpt_path", "test_after_fit", "paths.", "logger.", "callbacks.", "hydra.",
+           "data.root", "data.cache_dir", "data.num_workers", "data.eval_batch_size", "trainer.default_root_dir",
+           "trainer.enable_progress_bar", "trainer.log_every_n_steps", "trainer.enable_model_summary")
+RUN_FIELDS = ["run", "experiment", "dataset", "method", "setting", *AXES, "seed", "auc_last", "auc_oracle",
               "oracle_epoch", "pixel_auc_last"]
 
 
@@ -43,6 +53,17 @@ def _value(cfg, path: str):
     return "{" + ",".join(map(str, value)) + "}" if isinstance(value, list) else value
 
 
+def _ignored(key: str) -> bool:
+    return key.endswith("intruder.path") or any(key == i or (i.endswith(".") and key.startswith(i)) for i in IGNORED)
+
+
+def _flat(node, prefix: str = "") -> dict[str, str]:
+    """A config as ``a.b.c -> str(value)``, without :data:`IGNORED` keys (interpolations unresolved)."""
+    if isinstance(node, dict):
+        return {k: v for key, value in node.items() for k, v in _flat(value, f"{prefix}{key}.").items()}
+    return {} if _ignored(prefix[:-1]) else {prefix[:-1]: str(node)}
+
+
 def read_run(run: Path) -> dict:
     """One run folder -> its setting, seed and AUC under every selection protocol."""
     cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
@@ -50,7 +71,7 @@ def read_run(run: Path) -> dict:
     choices = OmegaConf.load(hydra_file).hydra.runtime.choices if hydra_file.is_file() else {}
     method = _method(OmegaConf.to_container(cfg.get("anomaly") or {}, resolve=False))
     row = {"run": str(run), "experiment": choices.get("experiment"), "dataset": _value(cfg, "data.name"),
-           "method": method, "seed": _value(cfg, "seed")}
+           "method": method, "seed": _value(cfg, "seed"), "config": _flat(OmegaConf.to_container(cfg, resolve=False))}
     row.update({k: (_value(cfg, path) if method != "baseline" else None) for k, path in AXES.items()})
     epochs = read_epoch_table(run)
     if epochs:
@@ -80,32 +101,81 @@ def find_runs(paths: list[Path]) -> list[Path]:
     return runs
 
 
-def setting_label(row: dict, varied: list[str]) -> str:
-    """The method and the values of the hyperparameters that vary among its runs."""
-    return " ".join([row["method"], *(f"{k}={row[k]}" for k in varied)])
+def differing_keys(rows: list[dict]) -> list[str]:
+    """The config keys (not the seed, not :data:`IGNORED`) whose value is not the same in all ``rows``."""
+    keys = sorted({k for r in rows for k in r["config"]})
+    return [k for k in keys if len({r["config"].get(k) for r in rows}) > 1 and k != "data.name"]
 
 
-def varied_axes(rows: list[dict]) -> dict[str, list[str]]:
-    """Per (dataset, method): the hyperparameters that take more than one value among its runs."""
+def _name(key: str) -> str:
+    return NAMES.get(key, key)
+
+
+def _context(row: dict, keys: list[str]) -> str:
+    """The values of the differing keys outside ``anomaly`` (the setting the method runs in)."""
+    return " ".join(f"{_name(k)}={row['config'].get(k)}" for k in keys if not k.startswith("anomaly."))
+
+
+def annotate(rows: list[dict]) -> dict:
+    """Give every row its ``context`` and ``setting`` label and check that no mean pools one seed twice.
+
+    ``setting`` = method, the ``anomaly`` values that vary among the runs of that method, and the
+    context (every other differing value). Returns ``{key: sorted values}`` of what differs.
+    Raises :class:`DataError` naming the runs when two runs of one setting have the same seed.
+    """
+    keys = differing_keys(rows)
+    for r in rows:
+        r["context"] = _context(r, keys)
+    varied = varied_axes(rows)
+    for r in rows:
+        own = varied[(r["dataset"], r["method"], r["context"])]
+        r["setting"] = " ".join([r["method"], *(f"{_name(k)}={r['config'].get(k)}" for k in own),
+                                 *([f"[{r['context']}]"] if r["context"] else [])])
+    seen = {}
+    for r in rows:
+        key = (r["dataset"], r["setting"], str(r["seed"]))
+        if key in seen:
+            raise DataError(f"{seen[key]} and {r['run']}: the same setting and seed {r['seed']}; a mean over seeds "
+                            "would count it twice (report one of them, or make them differ in a setting)")
+        seen[key] = r["run"]
+    differs = {"method": sorted({r["method"] for r in rows})} if len({r["method"] for r in rows}) > 1 else {}
+    return {**differs, **{k: sorted({str(r["config"].get(k)) for r in rows}) for k in keys if not _defines_method(k)}}
+
+
+def _defines_method(key: str) -> bool:
+    """``anomaly._target_``/``anomaly.name`` (and those of ``anomaly.types.*``): shown as the method."""
+    return key.startswith("anomaly.") and key.rsplit(".", 1)[-1] in ("_target_", "name")
+
+
+def varied_axes(rows: list[dict]) -> dict[tuple, list[str]]:
+    """Per (dataset, method, context): the ``anomaly`` config keys that take more than one value."""
     groups = defaultdict(list)
     for r in rows:
-        groups[(r["dataset"], r["method"])].append(r)
-    return {key: [k for k in AXES if len({str(r[k]) for r in rs}) > 1] for key, rs in groups.items()}
+        groups[(r["dataset"], r["method"], r.get("context", ""))].append(r)
+    return {key: [k for k in differing_keys(rs) if k.startswith("anomaly.") and not _defines_method(k)]
+            for key, rs in groups.items()}
+
+
+def _nanmean(values) -> float:
+    values = np.asarray(values, float)
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else float("nan")
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """Mean, std (ddof 1) and count over seeds per (dataset, setting, protocol); NaNs are skipped."""
-    varied = varied_axes(rows)
+    """Mean, std (ddof 1) and count over seeds per (dataset, setting, protocol); NaNs are skipped.
+
+    ``rows`` must have been through :func:`annotate` (their ``setting``)."""
     groups = defaultdict(list)
     for r in rows:
-        groups[(r["dataset"], setting_label(r, varied[(r["dataset"], r["method"])]))].append(r)
+        groups[(r["dataset"], r["setting"])].append(r)
     out = []
     for (dataset, setting), rs in groups.items():
         for protocol in PROTOCOLS:
             values = np.array([r[f"auc_{protocol}"] for r in rs], float)
             values = values[~np.isnan(values)]
             out.append({"dataset": dataset, "setting": setting, "protocol": protocol, "n": len(values),
-                        "mean": float(values.mean()) if len(values) else float("nan"),
+                        "mean": _nanmean(values),
                         "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
                         "seeds": " ".join(sorted(str(r["seed"]) for r in rs))})
     return out
@@ -118,8 +188,9 @@ def _cell(s: dict) -> str:
     return f"{100 * s['mean']:.2f}{std} (n={s['n']})"
 
 
-def markdown(summary: list[dict]) -> str:
-    """One Table-1-shaped table per selection protocol: settings as rows, datasets as columns."""
+def markdown(summary: list[dict], differs: dict | None = None) -> str:
+    """One Table-1-shaped table per selection protocol: settings as rows, datasets as columns, then
+    ``differs`` (config key -> values) as the list of what differs between the settings."""
     datasets = sorted({s["dataset"] for s in summary})
     settings = list(dict.fromkeys(s["setting"] for s in sorted(summary, key=lambda s: s["setting"])))
     lines = ["# Frame-level AUC (%), mean ± std over seeds", ""]
@@ -131,28 +202,40 @@ def markdown(summary: list[dict]) -> str:
             row = [_cell(cells[(d, setting)]) if (d, setting) in cells else "" for d in datasets]
             lines.append(f"| {setting} | " + " | ".join(row) + " |")
         lines.append("")
+    if differs:
+        lines += ["## What differs between the settings", "",
+                  "Runs are pooled only where every value below is equal; the seed is the only value averaged over.", ""]
+        lines += [f"- `{key}`{f' ({_name(key)})' if _name(key) != key else ''}: {', '.join(values)}"
+                  for key, values in differs.items()]
+        lines.append("")
     return "\n".join(lines)
 
 
 def _plot_sweeps(rows: list[dict], out: Path) -> list[Path]:
     written = []
-    for (dataset, method), axes in varied_axes(rows).items():
-        baseline = [r for r in rows if r["dataset"] == dataset and r["method"] == "baseline"]
-        mine = [r for r in rows if r["dataset"] == dataset and r["method"] == method]
-        for axis in axes:
-            values = sorted({str(r[axis]) for r in mine}, key=lambda v: (len(v), v))
+    contexts = sorted({r["context"] for r in rows})
+    for (dataset, method, context), keys in varied_axes(rows).items():
+        same = [r for r in rows if r["dataset"] == dataset and r["context"] == context]  # comparable runs only
+        baseline = [r for r in same if r["method"] == "baseline"]
+        mine = [r for r in same if r["method"] == method]
+        for key in keys:
+            axis = _name(key)
+            values = sorted({r["config"].get(key) for r in mine}, key=lambda v: (len(str(v)), str(v)))
             curves, hlines = {}, {}
             for protocol in PROTOCOLS:
-                per = [np.array([r[f"auc_{protocol}"] for r in mine if str(r[axis]) == v], float) for v in values]
+                per = [np.array([r[f"auc_{protocol}"] for r in mine if r["config"].get(key) == v], float)
+                       for v in values]
                 if all(np.isnan(a).all() for a in per):
                     continue
-                curves[f"{method} ({protocol})"] = (values, [np.nanmean(a) for a in per], [_std(a) for a in per])
+                curves[f"{method} ({protocol})"] = (values, [_nanmean(a) for a in per], [_std(a) for a in per])
                 base = np.array([r[f"auc_{protocol}"] for r in baseline], float)
                 if len(base) and not np.isnan(base).all():
-                    hlines[f"baseline ({protocol})"] = float(np.nanmean(base))
+                    hlines[f"baseline ({protocol})"] = _nanmean(base)
             numeric = all(_is_number(v) for v in values)
-            path = out / f"auc_vs_{axis}_{dataset}_{method}.png"
-            plot_curves(path, curves, xlabel=axis, ylabel="frame-level AUC", title=f"{dataset}: {method}",
+            suffix = f"_{contexts.index(context)}" if len(contexts) > 1 else ""
+            path = out / f"auc_vs_{axis}_{dataset}_{method}{suffix}.png"
+            title = f"{dataset}: {method}" + (f"\n{context}" if context else "")
+            plot_curves(path, curves, xlabel=axis, ylabel="frame-level AUC", title=title,
                         hlines=hlines, categorical=not numeric)
             written.append(path)
     return written
@@ -174,13 +257,12 @@ def _is_number(text: str) -> bool:
 
 def _plot_epochs(rows: list[dict], out: Path) -> list[Path]:
     written = []
-    varied = varied_axes(rows)
     for dataset in sorted({r["dataset"] for r in rows}):
         curves = {}
         for r in rows:
             epochs = read_epoch_table(Path(r["run"])) if r["dataset"] == dataset else None
             if epochs:
-                label = f"{setting_label(r, varied[(dataset, r['method'])])} seed={r['seed']}"
+                label = f"{r['setting']} seed={r['seed']}"
                 curves[label] = ([e["epoch"] for e in epochs], [e["auc_micro"] for e in epochs])
         if curves:
             path = out / f"auc_per_epoch_{dataset}.png"
@@ -192,10 +274,11 @@ def _plot_epochs(rows: list[dict], out: Path) -> list[Path]:
 def report(paths: list[Path], out: Path) -> dict:
     """Write ``runs.csv``, ``table.csv``, ``report.md`` and the plots into ``out``; returns what it wrote."""
     rows = [read_run(run) for run in find_runs(paths)]
+    differs = annotate(rows)
     summary = summarize(rows)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "runs.csv", RUN_FIELDS, rows)
     write_csv(out / "table.csv", ["dataset", "setting", "protocol", "mean", "std", "n", "seeds"], summary)
-    write_text(out / "report.md", markdown(summary))
+    write_text(out / "report.md", markdown(summary, differs))
     plots = _plot_sweeps(rows, out) + _plot_epochs(rows, out)
-    return {"runs": rows, "summary": summary, "plots": plots}
+    return {"runs": rows, "summary": summary, "differs": differs, "plots": plots}

@@ -25,11 +25,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             torch.save(checkpoint, tmp)
 
 
-def attach_config(module: LNTAModule, config: dict) -> None:
-    """Make every checkpoint of ``module`` carry ``config`` (plain containers only)."""
-    module.lnta_config = config
-
-
 #: The config groups of a checkpoint that lnta ever builds objects from, and the classes each may
 #: name. A stored config is data written by whoever made the file: nothing else in it is called.
 STORED_GROUPS = ("model", "data")
@@ -142,11 +137,11 @@ def check_resumable(module: LNTAModule, checkpoint: dict, path, max_steps: int |
                             "(or use another hydra.run.dir)")
 
 
-def module_from_checkpoint(checkpoint: dict) -> LNTAModule:
-    """The AE of a loaded checkpoint, wrapped for testing (no pseudo anomalies)."""
+def module_from_checkpoint(checkpoint: dict, error_maps: bool = False) -> LNTAModule:
+    """The AE of a loaded checkpoint, wrapped for testing (no pseudo anomalies), with its stored
+    config and calibration statistics; ``error_maps``: the test step also returns error maps."""
     model = hydra.utils.instantiate(checkpoint[CONFIG_KEY]["model"])
-    module = LNTAModule(model)
+    module = LNTAModule(model, error_maps=error_maps, config=checkpoint[CONFIG_KEY],
+                        calibration=checkpoint.get(CALIBRATION_KEY))
     module.load_state_dict(checkpoint["state_dict"])
-    attach_config(module, checkpoint[CONFIG_KEY])
-    setattr(module, CALIBRATION_KEY, checkpoint.get(CALIBRATION_KEY))
     return module

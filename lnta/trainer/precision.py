@@ -9,13 +9,17 @@ them to the process and the model. What ``fast`` means depends on the hardware:
 - ``channels_last_3d`` weights (oneDNN / cuDNN pick their fastest conv kernels for this layout;
   inputs stay in the default layout: with one channel converting them only costs time).
 - cuDNN autotuning and TF32 for the remaining fp32 matmuls on GPU.
-- larger test batches on GPU (``eval_batch_scale``); testing always runs under ``inference_mode``.
+- larger test batches on GPU (``gpu_eval_batch_scale``, passed to the data module); testing always
+  runs under ``inference_mode``.
+
+An explicit ``trainer.precision`` (Lightning's setting) wins over the one the knob derives and is
+recorded as ``trainer_precision`` in metrics.json; null derives it from the knob.
 
 ``torch.compile`` is off: measured on the AVX2 CPU it did not pay (see docs/performance.md).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -63,8 +67,20 @@ def resolve_device(name: str | None, key: str = "device") -> torch.device:
         raise ConfigError(f"{key}={name}: expected auto, cpu, gpu, cuda or cuda:N") from None
 
 
-def resolve_speed(precision: str, device: torch.device | str) -> Speed:
-    """Concrete settings for ``precision`` ('fast' or 'exact') on ``device``."""
+#: ``gpu_eval_batch_scale`` when a command does not set it (conf/train.yaml and conf/eval.yaml set it).
+GPU_EVAL_BATCH_SCALE = 4
+
+
+def resolve_speed(precision: str, device: torch.device | str, gpu_eval_batch_scale: int = GPU_EVAL_BATCH_SCALE,
+                  trainer_precision: str | None = None) -> Speed:
+    """Concrete settings for ``precision`` ('fast' or 'exact') on ``device``; ``fast`` on a GPU
+    multiplies the test batch by ``gpu_eval_batch_scale``; an explicit ``trainer_precision``
+    (e.g. ``bf16-mixed``) replaces the derived Lightning precision."""
+    speed = _resolve(precision, device, gpu_eval_batch_scale)
+    return replace(speed, trainer_precision=str(trainer_precision)) if trainer_precision is not None else speed
+
+
+def _resolve(precision: str, device: torch.device | str, gpu_eval_batch_scale: int) -> Speed:
     if precision not in PRECISIONS:
         raise ConfigError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
     cuda = torch.device(device).type == "cuda"
@@ -72,7 +88,7 @@ def resolve_speed(precision: str, device: torch.device | str) -> Speed:
         return Speed("exact", "32-true", channels_last=False, cudnn_benchmark=False, tf32=False,
                      eval_batch_scale=1)
     return Speed("fast", "bf16-mixed" if fast_bf16(device) else "32-true", channels_last=True,
-                 cudnn_benchmark=cuda, tf32=cuda, eval_batch_scale=4 if cuda else 1)
+                 cudnn_benchmark=cuda, tf32=cuda, eval_batch_scale=int(gpu_eval_batch_scale) if cuda else 1)
 
 
 def precision_of(requested: str | None, trained: dict | None) -> str:
@@ -92,19 +108,19 @@ def autocast(speed: Speed | None, device: torch.device | str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
-def speed_from_config(cfg) -> Speed:
-    """The settings of a run config's ``precision`` for its ``trainer.accelerator``."""
-    return resolve_speed(cfg.precision, resolve_device(cfg.trainer.get("accelerator"), "trainer.accelerator"))
+def speed_from_config(cfg, precision: str | None = None) -> Speed:
+    """The settings of a command config for its ``trainer.accelerator``: the knob ``precision``
+    (default ``cfg.precision``), ``gpu_eval_batch_scale`` and an explicit ``trainer.precision``."""
+    return resolve_speed(precision or cfg.precision, resolve_device(cfg.trainer.get("accelerator"), "trainer.accelerator"),
+                         cfg.get("gpu_eval_batch_scale", GPU_EVAL_BATCH_SCALE), cfg.trainer.get("precision"))
 
 
-def apply_speed(speed: Speed, model: nn.Module | None = None, datamodule=None) -> nn.Module | None:
-    """Set the backend flags of ``speed``, put ``model`` in its memory format and scale the
-    test batch of ``datamodule``; returns ``model``."""
+def apply_speed(speed: Speed, model: nn.Module | None = None) -> nn.Module | None:
+    """Set the backend flags of ``speed`` and put ``model`` in its memory format; returns ``model``.
+    (The test-batch scale is passed to the data module when it is built.)"""
     torch.backends.cudnn.benchmark = speed.cudnn_benchmark
     torch.backends.cuda.matmul.allow_tf32 = speed.tf32
     torch.backends.cudnn.allow_tf32 = speed.tf32
-    if datamodule is not None:
-        datamodule.eval_batch_size *= speed.eval_batch_scale
     if model is not None and speed.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
     return model

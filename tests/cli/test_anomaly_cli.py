@@ -106,9 +106,20 @@ def test_visualize_writes_the_grid(tmp_path, tiny):
     assert out.stat().st_size > 10_000
 
 
+def test_visualize_without_intruders_falls_back_to_synthetic(tmp_path, tiny):
+    """A fresh clone has no CIFAR: ``intruder.source=auto`` uses the synthetic intruders and says so once."""
+    data = [o for o in tiny if o.startswith("data.")]
+    out = tmp_path / "grid.png"
+    result = run_cli("lnta.visualize", *data, f"anomaly.intruder.path={tmp_path / 'nowhere'}", f"out={out}",
+                     f"hydra.run.dir={tmp_path / 'vis'}")
+    assert out.stat().st_size > 10_000
+    log = result.stdout + result.stderr
+    assert log.count("using the synthetic intruders") == 1, log[-2000:]
+
+
 def test_missing_intruder_source_is_one_line(tmp_path, tiny):
-    result = run_cli("lnta.train", "anomaly=patch", f"anomaly.intruder.path={tmp_path / 'nowhere'}", *tiny,
-                     check=False)
+    result = run_cli("lnta.train", "anomaly=patch", "anomaly.intruder.source=cifar",
+                     f"anomaly.intruder.path={tmp_path / 'nowhere'}", *tiny, check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: anomaly.intruder.path={tmp_path / 'nowhere'}: not found (expected a CIFAR pickle/release, "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -21,12 +22,16 @@ def _read_csv(path):
 def test_multirun_eval_and_report(tmp_path):
     sweep = tmp_path / "sweep"
     tiny = [o for o in tiny_overrides(tmp_path) if not o.startswith(("hydra.run", "trainer.max"))]
-    run_cli("lnta.train", "+experiment=synthetic_patch", "+sweep=seeds", "seed=0,1",
-            f"hydra.sweep.dir={sweep}", *tiny, "trainer.max_epochs=2", "trainer.limit_train_batches=1",
-            "anomaly.beta=1")
-    runs = [sweep / "0", sweep / "1"]
+    result = run_cli("lnta.train", "+experiment=synthetic_patch", "+sweep=seeds", "seed=0,1",
+                     f"hydra.sweep.dir={sweep}", *tiny, "trainer.max_epochs=2", "trainer.limit_train_batches=1",
+                     "anomaly.beta=1")
+    runs = [sweep / "seed-0", sweep / "seed-1"]  # job folders named by the swept values
     metrics = [json.loads((run / "metrics.json").read_text()) for run in runs]
     assert [m["epoch"] for m in metrics] == [1, 1]
+    table = result.stdout.split(f"2 jobs in {sweep}:\n")[1].splitlines()  # the table at the multirun's end
+    assert table[0].split() == ["AUC", "micro", "AUC", "macro", "pixel", "AUC", "run"]
+    for line, m, name in zip(table[1:3], metrics, ("seed-0", "seed-1")):
+        assert line.split() == [f"{m['auc_micro']:.4f}", f"{m['auc_macro']:.4f}", "-", name]
 
     # every epoch of job 0: epochs.csv, its last epoch reproduces the run's own test
     run_cli("lnta.eval", f"ckpt_path={runs[0] / 'checkpoints'}", f"hydra.run.dir={tmp_path / 'eval'}",
@@ -82,3 +87,58 @@ def test_report_groups_settings_and_plots_each_swept_hyperparameter(tmp_path):
     assert float(table[("baseline", "last")]["mean"]) == pytest.approx(0.805)
     assert (out / "auc_vs_p_ped2_patch.png").stat().st_size > 0
     assert not list(out.glob("auc_vs_alpha*"))  # alpha did not vary
+
+
+def _fake_run_with(path, seed: int, auc: float, image_size=32, width=0.125, epochs=2, anomaly=None):
+    """A hand-made run folder whose data, model and trainer settings are given."""
+    (path / ".hydra").mkdir(parents=True)
+    OmegaConf.save({"task_name": "train", "seed": seed, "data": {"name": "ped2", "image_size": image_size,
+                                                                 "root": f"/data/{seed}"},
+                    "model": {"width": width}, "trainer": {"max_epochs": epochs, "enable_progress_bar": seed == 0},
+                    "paths": {"output_dir": str(path)}, "anomaly": anomaly or {"name": "none"}},
+                   path / ".hydra" / "config.yaml")
+    (path / "metrics.json").write_text(json.dumps({"auc_micro": auc}))
+
+
+def test_report_never_pools_runs_that_differ_in_more_than_the_seed(tmp_path, capsys):
+    patch = {"_target_": "lnta.anomaly.PatchAnomaly", "p": 0.2}
+    _fake_run_with(tmp_path / "runs" / "a", 0, 0.80, epochs=2)
+    _fake_run_with(tmp_path / "runs" / "b", 0, 0.90, epochs=4)               # same seed, longer: its own group
+    _fake_run_with(tmp_path / "runs" / "c", 1, 0.84, epochs=4)
+    _fake_run_with(tmp_path / "runs" / "d", 0, 0.70, image_size=64, width=0.5, epochs=2)
+    _fake_run_with(tmp_path / "runs" / "e", 0, 0.82, epochs=2, anomaly=patch)
+    _fake_run_with(tmp_path / "runs" / "f", 0, 0.86, epochs=2, anomaly={**patch, "p": 0.4})
+    _fake_run_with(tmp_path / "runs" / "g", 0, 0.60, image_size=64, width=0.5, epochs=2, anomaly={**patch, "p": 0.4})
+    out = tmp_path / "report"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "Mean of empty slice"
+        report_main([str(tmp_path / "runs"), "--out", str(out)])
+    table = {r["setting"]: r for r in _read_csv(out / "table.csv") if r["protocol"] == "last"}
+    assert set(table) == {
+        "baseline [image_size=32 width=0.125 epochs=2]", "baseline [image_size=32 width=0.125 epochs=4]",
+        "baseline [image_size=64 width=0.5 epochs=2]", "patch p=0.2 [image_size=32 width=0.125 epochs=2]",
+        "patch p=0.4 [image_size=32 width=0.125 epochs=2]", "patch [image_size=64 width=0.5 epochs=2]"}
+    longer = table["baseline [image_size=32 width=0.125 epochs=4]"]
+    assert (longer["n"], longer["seeds"]) == ("2", "0 1") and float(longer["mean"]) == pytest.approx(0.87)
+    assert table["baseline [image_size=32 width=0.125 epochs=2]"]["n"] == "1"
+    md = (out / "report.md").read_text()
+    assert "## What differs between the settings" in md
+    for line in ("- `method`: baseline, patch", "- `data.image_size` (image_size): 32, 64", "- `model.width` (width): 0.125, 0.5",
+                 "- `trainer.max_epochs` (epochs): 2, 4", "- `anomaly.p` (p): 0.2, 0.4, None"):
+        assert line in md, md
+    assert "data.root" not in md and "enable_progress_bar" not in md and "`seed`" not in md
+    assert "_target_" not in md and "anomaly.name" not in md
+    # the p sweep is drawn in its own context only, against the baseline of that context
+    assert [p.name for p in out.glob("auc_vs_p_*")] == ["auc_vs_p_ped2_patch_0.png"]
+    assert "image_size" in capsys.readouterr().out
+
+
+def test_report_refuses_two_runs_of_one_setting_and_seed(tmp_path, capsys):
+    _fake_run_with(tmp_path / "runs" / "a", 0, 0.80)
+    _fake_run_with(tmp_path / "runs" / "b", 0, 0.90)
+    with pytest.raises(SystemExit) as exit_info:
+        report_main([str(tmp_path / "runs"), "--out", str(tmp_path / "report")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "the same setting and seed 0" in err[0]
+    assert str(tmp_path / "runs" / "a") in err[0] and str(tmp_path / "runs" / "b") in err[0]

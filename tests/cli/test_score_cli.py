@@ -188,3 +188,26 @@ def test_convert_calibrate_eval_and_export_through_the_cli(trained, tmp_path):
     x = torch.rand(3, 1, 16, 32, 32) * 2 - 1
     with torch.no_grad():
         assert torch.allclose(scripted(x), module_from_checkpoint(checkpoint).model.eval()(x), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_overlay_frames_are_written_at_the_input_size_with_colour_bar_and_text(trained, tmp_path):
+    """A 96x160 input scored by a 32 px model: each overlay is 96x160, error map upsampled."""
+    from PIL import Image
+
+    source = trained / "synthetic" / "testing" / "frames" / "01"
+    big = tmp_path / "big"
+    big.mkdir()
+    for path in sorted(source.iterdir())[:20]:
+        Image.open(path).convert("L").resize((160, 96), Image.BILINEAR).save(big / f"{path.stem}.png")
+    ckpt = trained / "run" / "checkpoints" / "last.ckpt"
+    run_cli("lnta.score", f"ckpt_path={ckpt}", f"input={big}", "overlay=frames", "progress=false",
+            f"hydra.run.dir={tmp_path / 'out'}")
+    pngs = sorted((tmp_path / "out" / "overlay" / "big").glob("*.png"))
+    assert len(pngs) == 20
+    rgb = np.asarray(Image.open(pngs[10]).convert("RGB")).astype(int)
+    assert rgb.shape == (96, 160, 3)
+    bar = rgb[20:76, -6]  # the colour bar at the right edge: red at the top, blue at the bottom
+    assert bar[0, 0] > 100 and bar[0, 2] < 100 and bar[-1, 2] > 100 and bar[-1, 0] < 100
+    text = rgb[2:12, 2:60]  # the frame index and score, white on a black box
+    assert (text.max(axis=2) > 200).sum() > 10 and (text.max(axis=2) < 30).sum() > 50

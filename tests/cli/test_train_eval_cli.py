@@ -48,3 +48,13 @@ def test_eval_reproduces_train_metrics(tmp_path, tiny, precision):
     assert evaluated["n_frames_scored"] == trained["n_frames_scored"]
     assert evaluated["precision"] == trained["precision"] == precision
     assert evaluated["trainer_precision"] == trained["trainer_precision"]
+
+
+def test_trainer_precision_and_false_alarm_rate_take_effect(tmp_path, tiny):
+    """An explicit trainer.precision wins over the precision knob (no longer silently overwritten)
+    and is recorded; false_alarm_rate sets the calibrated score's threshold rate."""
+    result = run_cli("lnta.train", *tiny, "precision=exact", "trainer.precision=bf16-mixed", "false_alarm_rate=0.2")
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert (metrics["precision"], metrics["trainer_precision"]) == ("exact", "bf16-mixed")
+    assert "bf16" in (result.stdout + result.stderr).lower()  # Lightning ran with bf16 autocast
+    assert metrics["calibrated"]["target_false_alarm_rate"] == 0.2

@@ -79,10 +79,11 @@ def write_interval_mat(path: Path, labels: Sequence[np.ndarray]) -> None:
     scipy.io.savemat(str(path), {"gt": _cell([_intervals(y) for y in labels])})
 
 
-def ucsd_release(root: Path, train: Sequence[int], test: Sequence[int]) -> list[np.ndarray]:
+def ucsd_release(root: Path, train: Sequence[int], test: Sequence[int], ped: int = 2) -> list[np.ndarray]:
     """``UCSDped2/{Train,Test}/TrainNNN/NNN.tif``, ``TestNNN_gt/NNN.bmp``, ``Test/UCSDped2.m``, macOS
-    ``._*`` files; returns the per-video test labels."""
-    base = Path(root) / "UCSDped2"
+    ``._*`` files; returns the per-video test labels. ``ped=1`` writes ``UCSDped1`` (both may share a root,
+    as in the release)."""
+    base = Path(root) / f"UCSDped{ped}"
     for v, length in enumerate(train):
         _write_images(base / "Train" / f"Train{v + 1:03d}", video_frames(length, v + 1), "{:03d}.tif", 1)
     labels, lines = [], ["TestVideoFile = {};"]
@@ -96,7 +97,7 @@ def ucsd_release(root: Path, train: Sequence[int], test: Sequence[int]) -> list[
         start, end = _intervals(y)[:, 0].astype(int)
         lines.append(f"TestVideoFile{{end+1}}.gt_frame = [{start}:{end}];")
         labels.append(y)
-    (base / "Test" / "UCSDped2.m").write_text("\n".join(lines) + "\n")
+    (base / "Test" / f"UCSDped{ped}.m").write_text("\n".join(lines) + "\n")
     return labels
 
 
@@ -143,11 +144,13 @@ def shanghaitech_release(root: Path, train: Sequence[int], test: dict[str, int])
 
 
 def frames_layout(root: Path, name: str, train: Sequence[int], test: Sequence[int]) -> list[np.ndarray]:
-    """The common frames layout: ``training/frames/01/000.jpg`` and ``frame_labels_<name>.npy`` (1, N)."""
+    """The common frames layout: ``training/frames/01/000.jpg`` and ``frame_labels_<name>.npy`` (1, N);
+    an empty ``test`` writes training footage only."""
     root = Path(root)
     for split, lengths in (("training", train), ("testing", test)):
         for v, length in enumerate(lengths):
             _write_images(root / split / "frames" / f"{v + 1:02d}", video_frames(length, v + 1), "{:03d}.jpg")
     labels = [anomaly_labels(n) for n in test]
-    np.save(root / f"frame_labels_{name}.npy", np.concatenate(labels)[None])
+    if labels:  # no test videos: training footage only, no label file
+        np.save(root / f"frame_labels_{name}.npy", np.concatenate(labels)[None])
     return labels

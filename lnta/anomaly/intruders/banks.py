@@ -63,12 +63,14 @@ class IntruderBank(RandomGeneratorBase):
 class CropBank(IntruderBank):
     """ImageNet-style intruders: RandomResizedCrop to the frame size, random horizontal and vertical flips.
 
-    The crop box is drawn by kornia's ``ResizedCropGenerator`` (torchvision's scale and ratio
-    defaults) on the stored images, which are kept square at ``images.shape[-1]`` pixels.
+    The crop box is drawn by kornia's ``ResizedCropGenerator`` (``scale``: area fraction range,
+    ``ratio``: aspect range; torchvision's defaults) on the stored images, which are kept square at
+    ``images.shape[-1]`` pixels; each flip happens with probability ``flip``.
     """
 
-    def __init__(self, images: torch.Tensor, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    def __init__(self, images: torch.Tensor, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip: float = 0.5):
         super().__init__(images)
+        self.flip = float(flip)
         side = images.shape[-1]
         self.crop = ResizedCropGenerator((side, side), scale=torch.tensor(scale), ratio=torch.tensor(ratio))
 
@@ -77,8 +79,8 @@ class CropBank(IntruderBank):
         device = self.images.device
         crop = self.crop((n, *self.images.shape[1:]))
         return expand_draw({"intruder_index": self.draw_index(n), "intruder_box": crop["src"].to(device),
-                        "intruder_hflip": torch.rand(n, device=device) < 0.5,
-                        "intruder_vflip": torch.rand(n, device=device) < 0.5}, batch_shape[0])
+                        "intruder_hflip": torch.rand(n, device=device) < self.flip,
+                        "intruder_vflip": torch.rand(n, device=device) < self.flip}, batch_shape[0])
 
     def frames(self, params, frames, height, width):
         images = to_unit(self.images[params["intruder_index"]]).unsqueeze(1)

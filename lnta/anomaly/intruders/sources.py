@@ -1,6 +1,7 @@
 """Intruder sources for patch pseudo anomalies, read once into a compact uint8 bank."""
 from __future__ import annotations
 
+import logging
 import pickle
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from lnta.data.labels.layouts import find_layout
 from lnta.data.io.store import FrameStore
 from lnta.errors import DataError
 from lnta.io import is_macos_metadata
+
+log = logging.getLogger(__name__)
 
 
 def _read_cifar_pickle(path: Path) -> np.ndarray:
@@ -79,7 +82,8 @@ def load_clip_frames(path: Path, size: int) -> FrameStore:
 
 
 def build_intruders(source: str = "auto", path: str | None = None, split: str = "train",
-                    size: int | None = None, max_images: int = 20000, clip_len: int = 16) -> IntruderBank:
+                    size: int | None = None, max_images: int = 20000, clip_len: int = 16,
+                    crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip: float = 0.5) -> IntruderBank:
     """The intruder bank of ``anomaly.intruder``.
 
     ``source``: 'cifar' (CIFAR-100/10 python pickle or release folder, ``split`` train/test),
@@ -87,10 +91,15 @@ def build_intruders(source: str = "auto", path: str | None = None, split: str = 
     128, at most ``max_images``), 'clips' (the training videos of any dataset lnta reads at
     ``path``, stored at ``size``, default 256, pasted ``clip_len`` frames at a time),
     'synthetic' (generated textures, needs no path) or 'auto' (CIFAR if the path holds a CIFAR
-    release, else an image folder).
+    release, else an image folder; the synthetic textures, with a warning, if the path is unset or absent).
+    Folder images are cropped by :class:`CropBank` with ``crop_scale``, ``crop_ratio`` and ``flip``.
     """
     if source not in SOURCES:
         raise DataError(f"anomaly.intruder.source={source!r}: expected one of {', '.join(SOURCES)}")
+    if source == "auto" and (not path or not Path(path).expanduser().exists()):
+        log.warning("anomaly.intruder.path=%s: not found; using the synthetic intruders (intruder.source=auto). "
+                    "The paper's are CIFAR-100: python -m lnta.download cifar100", path)
+        source = "synthetic"
     if source == "synthetic":
         return IntruderBank(torch.from_numpy(synthetic_intruders()))
     if not path:
@@ -106,7 +115,8 @@ def build_intruders(source: str = "auto", path: str | None = None, split: str = 
     if source == "cifar" or (source == "auto" and is_cifar):
         return IntruderBank(torch.from_numpy(load_cifar(p, split)))
     try:
-        return CropBank(torch.from_numpy(load_image_folder(p, size or 128, max_images)))
+        return CropBank(torch.from_numpy(load_image_folder(p, size or 128, max_images)), tuple(crop_scale),
+                        tuple(crop_ratio), flip)
     except DataError:
         if source == "folder":
             raise

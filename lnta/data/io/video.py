@@ -99,9 +99,12 @@ class FolderReader(_Reader):
     def read(self, indices: Sequence[int]) -> np.ndarray:
         idx = _as_indices(indices, len(self), self.path)
         frames = [read_gray(self.files[i]) for i in idx]
-        shapes = {f.shape for f in frames}
-        if len(shapes) > 1:
-            raise DataError(f"{self.path}: frames of different sizes {sorted(shapes)}")
+        self.shape = getattr(self, "shape", None) or (frames[0].shape if frames else None)
+        for i, frame in zip(idx, frames):  # against every frame read before, also across chunks
+            if frame.shape != self.shape:
+                raise DataError(f"{self.files[i]}: frame of {frame.shape[0]}x{frame.shape[1]} (HxW) but "
+                                f"earlier frames of this video are {self.shape[0]}x{self.shape[1]}; "
+                                "every frame of a video must have one size")
         return np.stack(frames)
 
 

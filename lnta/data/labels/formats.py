@@ -36,6 +36,14 @@ def _loadmat(path: Path) -> dict:
         raise DataError(f"{path}: unreadable .mat file ({exc.__class__.__name__}: {exc})") from None
 
 
+def mat_variables(path: Path) -> list[str]:
+    """The variable names in a ``.mat`` file, read from its header without loading the data."""
+    try:
+        return [name for name, _, _ in scipy.io.whosmat(str(path))]
+    except Exception as exc:  # noqa: BLE001 - scipy raises several types for bad files
+        raise DataError(f"{path}: unreadable .mat file ({exc.__class__.__name__}: {exc})") from None
+
+
 def load_interval_mat(path: Path) -> list[np.ndarray]:
     """``ped2.mat`` / ``avenue.mat``: the ``gt`` cell, one (2, K) interval array per test video."""
     data = _loadmat(path)

@@ -40,6 +40,8 @@ class LabelSource:
     kind: str     # "npy", "intervals" or "masks"
     path: Path
     load: LabelLoader
+    #: per-video label names without a video in the split, set by the last ``load`` (matched by name)
+    ignored: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -47,8 +49,9 @@ class Layout:
     kind: str
     root: Path
     train: list[tuple[str, Path]]
-    test: list[tuple[str, Path]]
+    test: list[tuple[str, Path]]   # empty when the layout has no test folder (training only)
     labels: dict[str, LabelSource] = field(default_factory=dict)
+    test_dir: Path | None = None
 
     def label_source(self, choice: str = "auto") -> LabelSource:
         """The label source ``choice`` (auto: npy, then intervals, then masks)."""
@@ -71,21 +74,26 @@ def video_key(name: str) -> str:
 
 
 def check_lengths(labels: dict[str, np.ndarray], names: list[str], lengths: list[int],
-                  source: str) -> dict[str, np.ndarray]:
-    """Labels keyed by :func:`video_key`, checked: one per video, as long as the video."""
+                  source: str) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Per-video labels keyed by :func:`video_key` matched to the videos by name, each as long as its video.
+
+    Returns the labels by video name and the label keys that match no video (a partial dataset
+    beside the full label folder): those are ignored (the data module warns once and records them).
+    A video without labels is an error.
+    """
+    keys = {video_key(n) for n in names}
     missing = [n for n in names if video_key(n) not in labels]
-    extra = sorted(set(labels) - {video_key(n) for n in names})
-    if missing or extra:
-        detail = f"no labels for video {missing[0]}" if missing else f"no test video for labels {extra[0]}"
-        raise DataError(f"{source}: labels for {len(labels)} videos but the test split has {len(names)} "
-                        f"videos; {detail}")
+    if missing:
+        raise DataError(f"{source}: no labels for test video {missing[0]} ({len(missing)} of {len(names)} "
+                        "videos have none); every test video needs its label file")
+    ignored = sorted((k for k in labels if k not in keys), key=lambda k: frame_sort_key(Path(k)))
     out = {}
     for name, length in zip(names, lengths):
         label = labels[video_key(name)]
         if len(label) != length:
             raise DataError(f"{source}: video {name} has {length} frames but its labels have {len(label)}")
         out[name] = label
-    return out
+    return out, ignored
 
 
 def _npy_source(path: Path) -> LabelSource:
@@ -98,15 +106,24 @@ def _interval_source(path: Path) -> LabelSource:
         intervals = fmt.load_ucsd_m(path) if path.suffix == ".m" else fmt.load_interval_mat(path)
         if len(intervals) != len(names):
             raise DataError(f"{path}: intervals for {len(intervals)} videos but the test split has "
-                            f"{len(names)} videos")
+                            f"{len(names)} videos (intervals match videos by position; for part of a "
+                            "dataset use per-video labels: data.label_source=masks or data.labels=FOLDER)")
         return {n: fmt.intervals_to_labels(iv, length, f"{path} (video {n})")
                 for n, iv, length in zip(names, intervals, lengths)}
     return LabelSource("intervals", path, load)
 
 
 def _keyed_source(path: Path, per_video: Callable[[], dict[str, np.ndarray]]) -> LabelSource:
-    return LabelSource("masks", path, lambda names, lengths: check_lengths(
-        {video_key(k): v for k, v in per_video().items()}, names, lengths, str(path)))
+    """Per-video labels (one file or folder per video), matched to the test videos by name."""
+    source = LabelSource("masks", path, lambda names, lengths: {})
+
+    def load(names, lengths):
+        labels, source.ignored = check_lengths({video_key(k): v for k, v in per_video().items()},
+                                               names, lengths, str(path))
+        return labels
+
+    source.load = load
+    return source
 
 
 def _files(folder: Path, pattern: str) -> list[Path]:
@@ -114,34 +131,57 @@ def _files(folder: Path, pattern: str) -> list[Path]:
     return sorted((p for p in folder.glob(pattern) if not is_macos_metadata(p.name)), key=frame_sort_key)
 
 
+def _per_video_folder(folder: Path) -> LabelSource | None:
+    """A folder of per-video label files: Avenue ``{N}_label.mat`` (``volLabel``), ShanghaiTech
+    ``<video>.npy`` frame masks, or UCSD ``<video>_gt/`` mask images; None when it holds none."""
+    mats = _files(folder, "*_label.mat")
+    if mats:
+        return _keyed_source(folder, lambda: {f.stem: fmt.load_vollabel(f) for f in mats})
+    npys = _files(folder, "*.npy")
+    if npys:
+        return _keyed_source(folder, lambda: {f.stem: load_frame_labels(f) for f in npys})
+    gts = [p for p in _files(folder, "*_gt") if p.is_dir()]
+    if gts:
+        return _keyed_source(folder, lambda: {p.name: fmt.load_mask_folder(p) for p in gts})
+    return None
+
+
 def _mask_source(root: Path, test_dir: Path) -> LabelSource | None:
-    avenue = root / "ground_truth_demo" / "testing_label_mask"
-    if avenue.is_dir():
-        files = _files(avenue, "*_label.mat")
-        return _keyed_source(avenue, lambda: {f.stem: fmt.load_vollabel(f) for f in files})
-    shanghai = root / "testing" / "test_frame_mask"
-    if shanghai.is_dir():
-        files = _files(shanghai, "*.npy")
-        return _keyed_source(shanghai, lambda: {f.stem: load_frame_labels(f) for f in files})
+    for folder in (root / "ground_truth_demo" / "testing_label_mask", root / "testing" / "test_frame_mask"):
+        if folder.is_dir():
+            return _per_video_folder(folder)
     npz = root / fmt.PIXEL_MASK_FILE
     if npz.is_file():
         return _keyed_source(npz, lambda: fmt.load_mask_npz(npz))
-    ucsd = [p for p in _files(test_dir, "*_gt") if p.is_dir()]
-    if ucsd:
-        return _keyed_source(test_dir, lambda: {p.name: fmt.load_mask_folder(p) for p in ucsd})
+    if test_dir.is_dir():
+        ucsd = [p for p in _files(test_dir, "*_gt") if p.is_dir()]
+        if ucsd:
+            return _keyed_source(test_dir, lambda: {p.name: fmt.load_mask_folder(p) for p in ucsd})
     return None
 
 
 def label_file_source(path: Path) -> LabelSource:
-    """An explicit ``data.labels`` file, by suffix: ``.npy`` frame labels, ``.mat``/``.m`` intervals."""
+    """An explicit ``data.labels``: a ``.npy`` of concatenated frame labels, a ``.mat`` of ``gt``
+    intervals or of one video's ``volLabel`` masks (``{N}_label.mat``), a UCSD ``.m`` list, or a
+    folder of per-video label files (matched to the videos by name)."""
     path = Path(path).expanduser()
+    expected = ("a .npy (concatenated frame labels), .mat (gt intervals or one video's volLabel masks), "
+                ".m (UCSD) file, or a folder of per-video label files")
+    if path.is_dir():
+        source = _per_video_folder(path)
+        if source is None:
+            raise DataError(f"data.labels={path}: no per-video label files in this folder (expected "
+                            "{N}_label.mat, <video>.npy or <video>_gt/ mask folders)")
+        return source
     if not path.is_file():
-        raise DataError(f"data.labels={path}: file not found")
+        raise DataError(f"data.labels={path}: file or folder not found (expected {expected})")
     if path.suffix == ".npy":
         return _npy_source(path)
+    if path.suffix == ".mat" and "volLabel" in fmt.mat_variables(path):
+        return _keyed_source(path, lambda: {path.stem: fmt.load_vollabel(path)})
     if path.suffix in (".mat", ".m"):
         return _interval_source(path)
-    raise DataError(f"data.labels={path}: expected a .npy, .mat (gt intervals) or .m (UCSD) file")
+    raise DataError(f"data.labels={path}: expected {expected}")
 
 
 def _find_labels(root: Path, test_dir: Path, name: str) -> dict[str, LabelSource]:
@@ -162,20 +202,32 @@ def _find_labels(root: Path, test_dir: Path, name: str) -> dict[str, LabelSource
 
 
 def _videos(split_dir: Path) -> list[tuple[str, Path]]:
-    """Video files of a folder, or else its frame folders (mask folders ``*_gt`` excluded)."""
+    """Video files of a folder, or else its frame folders (mask folders ``*_gt`` and macOS
+    ``__MACOSX/`` excluded)."""
     if not split_dir.is_dir():
         raise DataError(f"{split_dir}: folder not found")
     files = [p for p in _files(split_dir, "*") if p.suffix.lower() in VIDEO_SUFFIXES]
     if files:
         return [(p.stem, p) for p in files]
-    return [(p.name, p) for p in list_videos(split_dir) if not p.name.endswith("_gt")]
+    videos = [(p.name, p) for p in list_videos(split_dir) if not p.name.endswith("_gt")]
+    if not videos:
+        raise DataError(f"{split_dir}: no video folders found (expected <video>/<n>.jpg)")
+    return videos
 
 
-def _ucsd_dir(root: Path) -> Path | None:
-    for candidate in (root, *sorted(root.glob("UCSDped*"))):
-        if (candidate / "Train").is_dir() and (candidate / "Test").is_dir():
-            return candidate
-    return None
+def _ucsd_dir(root: Path, name: str, key: str) -> Path | None:
+    """``root`` or its ``UCSDped*`` folder with a ``Train`` folder; the one named after the dataset
+    (``ped2`` -> ``UCSDped2``) when the release holds several."""
+    if (root / "Train").is_dir():
+        return root
+    found = [p for p in sorted(root.glob("UCSDped*")) if (p / "Train").is_dir()]
+    wanted = [p for p in found if p.name.lower() == f"ucsd{name.lower()}"]
+    if wanted or not found:
+        return wanted[0] if wanted else None
+    if re.fullmatch(r"ped\d+", name.lower()):  # data=ped2 must not read Ped1
+        raise DataError(f"{key}={root}: no UCSD{name} folder for data.name={name} (found "
+                        f"{', '.join(p.name for p in found)})")
+    return found[0]
 
 
 def find_layout(root: Path, name: str = "", key: str = "data.root") -> Layout:
@@ -186,7 +238,7 @@ def find_layout(root: Path, name: str = "", key: str = "data.root") -> Layout:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(f"{key}={root}: folder not found")
-    ucsd = _ucsd_dir(root)
+    ucsd = _ucsd_dir(root, name, key)
     if ucsd is not None:
         kind, train, test = "ucsd", ucsd / "Train", ucsd / "Test"
     elif (root / "training_videos").is_dir():
@@ -201,4 +253,4 @@ def find_layout(root: Path, name: str = "", key: str = "data.root") -> Layout:
     labels = _find_labels(root, test, name)
     if ucsd is not None and ucsd != root:
         labels = {**_find_labels(ucsd, test, name), **labels}
-    return Layout(kind, root, _videos(train), _videos(test), labels)
+    return Layout(kind, root, _videos(train), _videos(test) if test.exists() else [], labels, test)

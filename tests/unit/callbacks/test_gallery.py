@@ -32,6 +32,8 @@ def test_pseudo_examples_rows():
     assert torch.equal(torch.from_numpy(rows[0][1]), normal)
     assert torch.equal(torch.from_numpy(rows[2][1]), normal.flip(0))
     assert frame_columns(16) == [0, 5, 10, 15]
+    batch["skip"] = torch.tensor([2, 4])  # the s drawn per clip: the skip row says it
+    assert [label for label, _ in pseudo_examples(kinds, batch, sample=1)][2] == "skip-frame\ns=4"
 
 
 def test_callback_writes_logs_and_leaves_training_draws_unchanged(tmp_path):

@@ -83,7 +83,8 @@ def test_datamodule_records_the_label_choice(tmp_path):
     dm = VideoDataModule(str(tmp_path), name="avenue", image_size=fr.SIZE, label_source="masks")
     dm.store("test")
     assert dm.label_info == {"label_source": "masks",
-                             "labels_file": str(tmp_path / "ground_truth_demo" / "testing_label_mask")}
+                             "labels_file": str(tmp_path / "ground_truth_demo" / "testing_label_mask"),
+                             "labels_ignored": []}
     with pytest.raises(DataError, match="data.label_source=npy: no npy test labels under"):
         VideoDataModule(str(tmp_path), name="avenue", label_source="npy").layout().label_source("npy")
 

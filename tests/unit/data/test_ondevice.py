@@ -75,7 +75,7 @@ def test_datamodule_on_device_matches_host_loading(tmp_path):
 
 
 def test_datamodule_falls_back_when_frames_do_not_fit(tmp_path, monkeypatch):
-    monkeypatch.setattr(datamodule_module, "fits_on", lambda nbytes, device: False)
+    monkeypatch.setattr(datamodule_module, "fits_on", lambda nbytes, device, fraction=0.5: False)
     dm = _datamodule(tmp_path, True)
     assert dm.device_frames is None and type(dm.train_set) is TrainClips
     batch = next(iter(dm.train_dataloader()))

@@ -14,7 +14,7 @@ from lnta.data.sampling import scored_clips, scored_frames
 from lnta.data.io.store import FrameStore
 from lnta.errors import ConfigError, DataError
 from lnta.models import ConvAE3D
-from lnta.deploy.overlay import heatmap_overlay
+from lnta.deploy.overlay import heatmap_overlay, overlay_frame
 from lnta.deploy.stream import find_sources, score_frames
 from tests.conftest import REPO
 
@@ -87,6 +87,18 @@ def test_heatmap_overlay_leaves_well_reconstructed_pixels_plain():
     rgb = heatmap_overlay(image, error, vmax=0.5)
     assert rgb.shape == (8, 8, 3) and rgb.dtype == np.uint8
     assert (rgb[0, 0] == 100).all() and not (rgb[2, 2] == 100).all()
+
+
+def test_overlay_frame_upsamples_the_error_map_to_the_input():
+    from lnta.deploy.overlay import upsample
+
+    original = np.full((60, 100), 100, np.uint8)
+    error = np.zeros((16, 16), np.float32)
+    error[:, 8:] = 1.0  # the right half of the model's frame
+    up = upsample(error, (60, 100))
+    assert up.shape == (60, 100) and up[:, :45].max() < 0.05 and up[:, 56:].min() > 0.95
+    rgb = overlay_frame(original, error, vmax=0.5, text="frame 3  score 1.00")
+    assert rgb.shape == (60, 100, 3) and (rgb[40, 10] == 100).all()  # plain where reconstructed well
 
 
 def test_find_sources(tmp_path):

@@ -1,0 +1,171 @@
+"""Long runs that respect the user: the plan at start, one progress bar with an ETA over the whole
+fit, and a clean stop on Ctrl-C or SIGTERM that saves ``last.ckpt`` and prints the command that resumes."""
+from __future__ import annotations
+
+import datetime
+import logging
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import TQDMProgressBar
+
+from lnta.callbacks.resume import LAST
+
+log = logging.getLogger(__name__)
+
+
+def _duration(seconds: float) -> str:
+    return str(datetime.timedelta(seconds=round(seconds)))
+
+
+def total_steps(trainer: pl.Trainer) -> int:
+    """Optimizer steps of the whole fit: ``max_steps`` or epochs x batches per epoch, whichever is first."""
+    return int(trainer.estimated_stepping_batches)
+
+
+class RunPlan(pl.Callback):
+    """Logs the plan when training starts (data, batches per epoch, epochs, steps in all) and, after
+    ``timed_steps`` steps past the first (which includes start-up costs), the measured time per step and
+    the estimated total time and end of the fit."""
+
+    def __init__(self, timed_steps: int = 5):
+        self.timed_steps = timed_steps
+        self._start_step = self._start_time = None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
+        dm = trainer.datamodule
+        data = getattr(dm, "name", type(dm).__name__) if dm is not None else "data"
+        train_set = getattr(dm, "train_set", None)
+        clips = f"{len(train_set)} training clips, " if train_set is not None and hasattr(train_set, "__len__") else ""
+        batch = getattr(dm, "batch_size", None)
+        steps = total_steps(trainer)
+        done = f", resuming at step {trainer.global_step}" if trainer.global_step else ""
+        log.info("plan: %s: %s%s%s batches per epoch, %s epochs, %d optimizer steps in all%s",
+                 data, clips, f"batch {batch}, " if batch else "", trainer.num_training_batches,
+                 trainer.max_epochs if trainer.max_epochs not in (None, -1) else "unbounded", steps, done)
+        self._start_step, self._start_time = None, None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not trainer.is_global_zero or self._start_time is False:
+            return
+        if self._start_time is None:  # the clock starts after the first step
+            self._start_step, self._start_time = trainer.global_step, time.monotonic()
+            return
+        done = trainer.global_step - self._start_step
+        if done < self.timed_steps:
+            return
+        per_step = (time.monotonic() - self._start_time) / done
+        left = max(total_steps(trainer) - trainer.global_step, 0) * per_step
+        end = datetime.datetime.now() + datetime.timedelta(seconds=left)
+        log.info("plan: %.2f s per step over %d steps; about %s left for training (ends ~%s), testing after",
+                 per_step, done, _duration(left), end.strftime("%Y-%m-%d %H:%M"))
+        self._start_time = False  # said once
+
+
+class OverallProgressBar(TQDMProgressBar):
+    """Lightning's tqdm bar counting optimizer steps over the whole fit (not one epoch), so its ETA is
+    the time left for training; the description says which epoch of how many is running."""
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        super().on_train_start(trainer, pl_module)
+        bar = self.train_progress_bar
+        bar.reset(total=total_steps(trainer))
+        bar.initial = bar.n = trainer.global_step  # a resumed run's rate counts only its own steps
+        bar.refresh()
+
+    def on_train_epoch_start(self, trainer, *_) -> None:
+        epochs = trainer.max_epochs if trainer.max_epochs not in (None, -1) else "?"
+        self.train_progress_bar.set_description(f"Epoch {trainer.current_epoch + 1}/{epochs}")
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        bar = self.train_progress_bar
+        if bar is not None and not bar.disable and self._should_update(trainer.global_step, bar.total):
+            bar.n = trainer.global_step
+            bar.set_postfix(self.get_metrics(trainer, pl_module))  # refreshes
+
+
+class Interrupted(Exception):
+    """Training stopped on a signal after saving ``last.ckpt``; ``exit_code`` is 128 + the signal."""
+
+    def __init__(self, signum: int, resume: str):
+        super().__init__(f"stopped by {signal.Signals(signum).name}; resume with: {resume}")
+        self.exit_code, self.resume = 128 + signum, resume
+
+
+def resume_command(output_dir: Path) -> str:
+    """The command line that continues this run: the same command and overrides, this run dir, ``ckpt_path=last``."""
+    module = "lnta.train"
+    overrides = list(sys.argv[1:])
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            overrides = list(HydraConfig.get().overrides.task)
+    except ImportError:  # pragma: no cover - hydra is a dependency
+        pass
+    kept = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.run.dir=", "ckpt_path="))]
+    return shlex.join(["python", "-m", module, *kept,
+                       f"hydra.run.dir={output_dir}", "ckpt_path=last"])
+
+
+class GracefulStop(pl.Callback):
+    """Ctrl-C (SIGINT) or SIGTERM during training: finish the current step, save ``checkpoints/last.ckpt``,
+    log the command that resumes, and stop with exit code 130 or 143 (raised as :class:`Interrupted`).
+
+    A second Ctrl-C stops at once (Lightning's own handling; the last saved checkpoint stays). SIGTERM is
+    noticed through Lightning's own handler (``trainer.received_sigterm``).
+    """
+
+    def __init__(self, output_dir: str):
+        self.output_dir = Path(output_dir)
+        self._signal: int | None = None
+        self._previous = None
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self._signal is not None:  # pressed twice: the user means now
+            signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+            raise KeyboardInterrupt
+        self._signal = signum
+        log.warning("Ctrl-C: stopping after this step and saving %s (press Ctrl-C again to abort now)",
+                    self.output_dir / LAST)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._signal = None
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        except ValueError:  # not the main thread: keep Lightning's handling
+            self._previous = None
+
+    def _restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._restore()
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self._restore()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        signum = signal.SIGTERM if trainer.received_sigterm else self._signal
+        if signum is None:
+            return
+        path = self.output_dir / LAST
+        trainer.save_checkpoint(path)  # at a step boundary, as the step checkpoint: resumes exactly
+        command = resume_command(self.output_dir)
+        log.warning("stopped by %s at step %d; saved %s. Resume with:\n  %s",
+                    signal.Signals(signum).name, trainer.global_step, path, command)
+        raise Interrupted(signum, command)
+
+
+def progress_bar(cfg) -> list[pl.Callback]:
+    """``[OverallProgressBar()]`` unless the run's ``trainer.enable_progress_bar`` is false (Lightning
+    refuses a bar callback then)."""
+    return [OverallProgressBar()] if cfg.trainer.get("enable_progress_bar", True) else []

@@ -1,0 +1,30 @@
+"""Quiet logs: a train and an every-epoch eval print one Lightning banner each, no adverts, no warnings of
+ours; the train ends with its results table."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+NOISE = ("Tip", "DeprecationWarning", "FutureWarning", "is deprecated", "Mean of empty slice")
+
+
+@pytest.mark.slow
+def test_train_and_every_epoch_eval_are_quiet(tmp_path, tiny):
+    run = tmp_path / "run"
+    train = run_cli("lnta.train", *tiny, "trainer.max_epochs=2", "trainer.max_steps=-1",
+                    "trainer.limit_train_batches=2", "trainer.log_every_n_steps=1")
+    evaluate = run_cli("lnta.eval", f"ckpt_path={run}", f"hydra.run.dir={tmp_path / 'eval'}")
+    assert (run / "epochs.csv").is_file()  # two checkpoints were tested
+    metrics = json.loads((run / "metrics.json").read_text())
+    header, row = train.stdout.rstrip().splitlines()[-2:]  # the results table ends the train
+    assert header.split() == ["AUC", "micro", "AUC", "macro", "pixel", "AUC", "run"]
+    assert row.split() == [f"{metrics['auc_micro']:.4f}", f"{metrics['auc_macro']:.4f}", "-", str(run)]
+    assert "AUC micro  AUC macro" not in evaluate.stdout
+    for result in (train, evaluate):
+        log = result.stdout + result.stderr
+        for word in NOISE:
+            assert word not in log, (word, log[-3000:])
+        assert log.count("GPU available") == 1, log[-3000:]
