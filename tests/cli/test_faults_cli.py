@@ -40,13 +40,22 @@ def trained(tmp_path_factory):
 
 # --- 2 + 22: diverged weights -------------------------------------------------------------------
 
-@pytest.mark.parametrize("lr, expected", [("inf", "is not finite"), ("1e10", "exceeds max_abs=1e+06")])
-def test_diverged_weights_stop_training_naming_the_step(tmp_path, lr, expected):
+# optimizer.lr=inf is refused by the range check (lnta.validate.RANGES); 1e10 makes the weights explode
+# (caught by max_abs) and, a few steps on, BatchNorm's running variance overflow (caught as non-finite)
+DIVERGED = {
+    "exploded weights": (["trainer.max_steps=1"], "step 1", "'model.encoder.0.weight' exceeds max_abs=1e+06"),
+    "non-finite BatchNorm buffer": (["trainer.max_steps=3", "callbacks.finite_weights.max_abs=null"], "step 3",
+                                    "running_var' is not finite"),
+}
+
+
+@pytest.mark.parametrize("case", list(DIVERGED))
+def test_diverged_weights_stop_training_naming_the_step(tmp_path, case):
+    extra, step, expected = DIVERGED[case]
     run = tmp_path / "run"
-    result = run_cli("lnta.train", *tiny_overrides(tmp_path, run), "trainer.max_steps=1", f"optimizer.lr={lr}",
-                     check=False)
+    result = run_cli("lnta.train", *tiny_overrides(tmp_path, run), "optimizer.lr=1e10", *extra, check=False)
     line = one_error(result)
-    assert line.startswith("error: step 1 (epoch 0, before saving a checkpoint): the weights diverged"), line
+    assert line.startswith(f"error: {step} (epoch 0, before saving a checkpoint): the weights diverged"), line
     assert expected in line
     assert not (run / "checkpoints").exists() and not (run / "metrics.json").exists()
 
