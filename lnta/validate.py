@@ -59,7 +59,7 @@ def patch_beta(key: str, value) -> int:
     return int(beta)
 
 
-_ANOMALY_RULES = {"p": probability, "skips": skip_set, "alpha": patch_alpha, "beta": patch_beta}
+_ANOMALY_RULES = {"p": probability, "skips": skip_set, "repeats": skip_set, "alpha": patch_alpha, "beta": patch_beta}
 
 
 def anomaly_specs(anomaly: DictConfig) -> Iterator[tuple[str, DictConfig]]:
