@@ -71,7 +71,8 @@ class TemporalAnomaly(PseudoAnomaly):
 
 
 class ReverseClip(TemporalAnomaly):
-    """Frames played backwards: ``f_i = T - 1 - i`` (:func:`reverse_indices`)."""
+    """Frames played backwards: ``f_i = T - 1 - i`` (:func:`reverse_indices`); the "moving backward"
+    pseudo anomaly of Astrid, Zaheer and Lee (Ubiquitous Robots 2022)."""
 
     name = "reverse"
 
