@@ -28,7 +28,7 @@ def test_each_multirun_job_logs_into_its_own_wandb_run(tmp_path):
         [run] = list((sweep / job / "wandb").glob("offline-run-*"))  # each job its own run folder
         runs.append(run)
         assert list(run.glob("run-*.wandb"))
-    ids = [(sweep / job / "wandb_run_id").read_text().strip() for job in ("0", "1")]
+    ids = [(sweep / job / "wandb_run_id").read_text().strip() for job in ("seed-0", "seed-1")]
     assert ids[0] != ids[1]
     assert [run.name.rsplit("-", 1)[1] for run in runs] == ids
     assert "will reuse this run" not in result.stdout + result.stderr
