@@ -62,7 +62,7 @@ def patch_beta(key: str, value) -> int:
     return int(beta)
 
 
-_ANOMALY_RULES = {"p": probability, "skips": skip_set, "alpha": patch_alpha, "beta": patch_beta}
+_ANOMALY_RULES = {"p": probability, "skips": skip_set, "repeats": skip_set, "alpha": patch_alpha, "beta": patch_beta}
 
 
 def anomaly_specs(anomaly: DictConfig) -> Iterator[tuple[str, DictConfig]]:
@@ -175,6 +175,8 @@ RANGES: dict[str, Callable[[str, object], None]] = {
     "model.in_channels": _COUNT, "model.width": _POSITIVE,
     "optimizer.lr": _POSITIVE, "optimizer.betas": Range(integer=False, low=0, high=1, open_high=True, items=True),
     "optimizer.weight_decay": Range(integer=False, low=0),
+    "model.slots": _COUNT, "model.shrink_threshold": Range(integer=False, low=0, high=1, open_high=True),
+    "model.entropy_weight": Range(integer=False, low=0),
     # anomaly (one type, or several under types.NAME) and its intruder
     **{f"{prefix}.{key}": rule for prefix in ("anomaly", "anomaly.types.*") for key, rule in {
         "p": probability, "skips": skip_set, "alpha": patch_alpha, "beta": patch_beta,
@@ -182,7 +184,10 @@ RANGES: dict[str, Callable[[str, object], None]] = {
         "intruder.max_images": _COUNT, "intruder.clip_len": _COUNT,
         "intruder.crop_scale": Range(integer=False, low=0, high=1, open_low=True, items=True),
         "intruder.crop_ratio": Range(integer=False, low=0, open_low=True, items=True),
-        "intruder.flip": probability}.items()},
+        "intruder.flip": probability, "intruder.sigma": _POSITIVE,
+        "repeats": Range(low=2, items=True)}.items()},
+    # lnta.visualize
+    "repeats": Range(low=2, items=True), "noise_sigma": Range(integer=False, low=0, none=True),
     # trainer
     "trainer.max_epochs": Range(low=-1, none=True), "trainer.max_steps": Range(low=-1),
     "trainer.limit_train_batches": _limit_batches, "trainer.log_every_n_steps": _COUNT,

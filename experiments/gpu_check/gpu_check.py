@@ -627,7 +627,7 @@ def worker_env(argv) -> None:
 
     import lnta.eval  # noqa: F401
     import lnta.train  # noqa: F401
-    from lnta.fast import fast_bf16
+    from lnta.trainer.precision import fast_bf16
 
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
@@ -649,10 +649,10 @@ def worker_data(argv) -> None:
     p.add_argument("--synthetic", help="a SyntheticSpec as JSON: generate the data into --root first")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
-    from lnta.cli import clear_errors
+    from lnta.cli._entry import clear_errors
     from lnta.data import VideoDataModule
     from lnta.data.datasets import TrainClips
-    from lnta.data.known import KNOWN
+    from lnta.data.labels.known import KNOWN
     from lnta.data.sampling import clip_starts
     from lnta.data.synthetic import SyntheticSpec, generate
 
@@ -690,9 +690,10 @@ def worker_compile(argv) -> None:
     a = p.parse_args(argv)
     import torch
 
-    from lnta.bench import autocast, sync, train_step_seconds
-    from lnta.data.normalize import to_unit
-    from lnta.fast import apply_speed, resolve_speed
+    from lnta.bench.suite import train_step_seconds
+    from lnta.trainer.precision import autocast
+    from lnta.data.transforms import to_unit
+    from lnta.trainer.precision import apply_speed, resolve_speed
     from lnta.models import ConvAE3D
 
     device = torch.device(a.device)
@@ -708,7 +709,8 @@ def worker_compile(argv) -> None:
     with autocast(speed, device):
         out = compiled(x)
     (out.float() - x).pow(2).mean().backward()
-    sync(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     compile_s = time.perf_counter() - began
     steady = train_step_seconds(compiled, clips, speed, a.repeats)
     apply_speed(resolve_speed("exact", device))
@@ -728,8 +730,8 @@ def make_subset(argv) -> None:
     a = p.parse_args(argv)
     import numpy as np
 
-    from lnta.cli import clear_errors
-    from lnta.data.labels import find_label_file, load_frame_labels, split_labels
+    from lnta.cli._entry import clear_errors
+    from lnta.data.labels.labels import find_label_file, load_frame_labels, split_labels
     from lnta.errors import DataError
 
     @clear_errors

@@ -15,7 +15,7 @@ class PatchAnomaly(PseudoAnomaly):
     """The paper's patch pseudo anomaly (default SmoothMixS) and its variants.
 
     Per sample: one intruder (a CIFAR image stretched to the frame, an ImageNet-style random
-    resized crop, or a moving training clip), a size ``max(10, floor(U[0, alpha) * W))`` per axis,
+    resized crop, a moving training clip, or Gaussian noise), a size ``max(10, floor(U[0, alpha) * W))`` per axis,
     a centre that moves by uniform integers in ``[-beta, beta]`` per axis and frame; the mask of
     ``technique`` blends it in per frame (:class:`~lnta.anomaly.augment.PatchMix3D`). The target is
     the normal clip. ``intruder`` is the ``anomaly.intruder`` mapping (see

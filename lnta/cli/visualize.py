@@ -14,10 +14,11 @@ log = logging.getLogger("lnta.visualize")
 
 
 def visualize(cfg: DictConfig):
-    """Every technique of ``cfg.techniques`` with the intruder of ``cfg.anomaly``, and skip-frame."""
+    """Every technique of ``cfg.techniques`` with the intruder of ``cfg.anomaly``, skip-frame, the
+    temporal types of ``cfg.temporal`` and the noise patch."""
     import pytorch_lightning as pl  # here, not at the top: ``--help`` and imports stay fast
 
-    from lnta.anomaly import PatchAnomaly, SkipFrame
+    from lnta.anomaly import NoiseBank, PatchAnomaly, RepeatFrames, ReverseClip, ShuffleClip, SkipFrame
     from lnta.callbacks.gallery import pseudo_examples, save_grid
 
     pl.seed_everything(cfg.seed)
@@ -34,6 +35,14 @@ def visualize(cfg: DictConfig):
              for t in cfg.techniques]
     if cfg.skips:
         kinds.append(SkipFrame(1.0, cfg.skips, name="skip-frame"))
+    temporal = {"reverse": ReverseClip, "repeat": lambda p: RepeatFrames(p, cfg.repeats), "shuffle": ShuffleClip}
+    for name in cfg.temporal or []:
+        if name not in temporal:
+            raise ConfigError(f"temporal={name!r}: expected names from {', '.join(temporal)}")
+        kinds.append(temporal[name](1.0))
+    if cfg.noise_sigma:
+        kinds.append(PatchAnomaly(1.0, "smoothmix_s", cfg.anomaly.alpha, cfg.anomaly.beta,
+                                  intruder=NoiseBank(cfg.noise_sigma), name="noise"))
     intruder = cfg.anomaly.intruder
     source = "synthetic textures" if intruder.source == "synthetic" else f"{Path(intruder.path).name} ({intruder.split})"
     path = save_grid(cfg.out, pseudo_examples(kinds, batch, cfg.sample), cfg.frames,

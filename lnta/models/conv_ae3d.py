@@ -40,6 +40,8 @@ class ConvAE3D(nn.Module):
     #: T, H and W must be divisible by these for the output to match the input shape.
     temporal_factor = 8
     spatial_factor = 16
+    #: The last layer of ``decoder`` (None: the transposed conv is the last; MemAE has no Tanh).
+    output_activation: type[nn.Module] | None = nn.Tanh
 
     def __init__(self, in_channels: int = 1, width: float = 1.0):
         super().__init__()
@@ -48,6 +50,7 @@ class ConvAE3D(nn.Module):
         c1, c2, c3, c4 = (_scaled(c, width) for c in _BASE_CHANNELS)
         self.in_channels = in_channels
         self.width = width
+        self.latent_channels = c4
         self.encoder = nn.Sequential(
             *_encoder_block(in_channels, c1, (1, 2, 2)),
             *_encoder_block(c1, c2, 2),
@@ -60,7 +63,7 @@ class ConvAE3D(nn.Module):
             *_decoder_block(c2, c1),
             nn.ConvTranspose3d(c1, in_channels, kernel_size=3, stride=(1, 2, 2), padding=1,
                                output_padding=(0, 1, 1)),
-            nn.Tanh(),
+            *([self.output_activation()] if self.output_activation else []),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,8 @@ class LNTAModule(pl.LightningModule):
     """Trains an AE on normal clips; with probability p a sample becomes a pseudo anomaly.
 
     For a pseudo sample the input is the pseudo anomaly and the target the *normal* clip, so
-    the AE learns to reconstruct only normality. Per-sample MSEs are averaged with equal weight.
+    the AE learns to reconstruct only normality. Per-sample MSEs are averaged with equal weight; a
+    model with a ``regularizer()`` method (MemAE) adds its term of the last forward to the loss.
 
     ``test_step`` returns, per clip, the PSNR of its scored frame, ``video``, ``frame`` and the
     batch's ``label`` (for :class:`~lnta.metrics.frame_scorer.FrameScorer`); with ``error_maps``
@@ -79,6 +80,11 @@ class LNTAModule(pl.LightningModule):
         loss = per_sample.mean()
         pseudo = kinds >= 0
         n = len(kinds)
+        if hasattr(self.model, "regularizer"):  # a model's own loss term of this forward (MemAE: entropy)
+            term, values = self.model.regularizer()
+            loss = loss + term
+            for name, value in values.items():
+                self.log(f"train/{name}", value, batch_size=n)
         self.log("train/loss", loss, prog_bar=True, batch_size=n)
         self.log("train/pseudo_fraction", pseudo.float().mean(), batch_size=n)
         # Logged at every step, NaN (an empty cell in csv/metrics.csv) when the batch has no such

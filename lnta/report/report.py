@@ -26,8 +26,12 @@ from lnta.metrics.selection import PROTOCOLS, select_epoch
 
 #: Hyperparameters that define a setting: name -> path in the run config.
 AXES = {"p": "anomaly.p", "alpha": "anomaly.alpha", "beta": "anomaly.beta", "s": "anomaly.skips",
-        "technique": "anomaly.technique", "intruder": "anomaly.intruder.source"}
-METHODS = {"PatchAnomaly": "patch", "SkipFrame": "skip"}
+        "r": "anomaly.repeats", "technique": "anomaly.technique", "intruder": "anomaly.intruder.source"}
+#: Method names by class; a type's config ``name`` (e.g. ``noise``, a PatchAnomaly) takes precedence.
+METHODS = {"PatchAnomaly": "patch", "SkipFrame": "skip", "ReverseClip": "reverse", "RepeatFrames": "repeat",
+           "ShuffleClip": "shuffle"}
+#: Models named in the method ("memae skip"); the reference conv AE goes unnamed.
+MODELS = {"ConvAE3D": "", "MemAE": "memae"}
 #: Short names of config values that often differ between runs (the rest are shown by their path).
 NAMES = {**{path: name for name, path in AXES.items()}, "data.image_size": "image_size", "model.width": "width",
          "trainer.max_epochs": "epochs", "trainer.max_steps": "steps", "trainer.limit_train_batches": "batches",
@@ -36,13 +40,14 @@ NAMES = {**{path: name for name, path in AXES.items()}, "data.image_size": "imag
 IGNORED = ("seed", "task_name", "tags", "ckpt_path", "test_after_fit", "paths.", "logger.", "callbacks.", "hydra.",
            "data.root", "data.cache_dir", "data.num_workers", "data.eval_batch_size", "trainer.default_root_dir",
            "trainer.enable_progress_bar", "trainer.log_every_n_steps", "trainer.enable_model_summary")
-RUN_FIELDS = ["run", "experiment", "dataset", "method", "setting", *AXES, "seed", "auc_last", "auc_oracle",
+RUN_FIELDS = ["run", "experiment", "dataset", "model", "method", "setting", *AXES, "seed", "auc_last", "auc_oracle",
               "oracle_epoch", "pixel_auc_last"]
 
 
 def _method(anomaly: dict) -> str:
     specs = [anomaly] if "_target_" in anomaly else list((anomaly.get("types") or {}).values())
-    names = [METHODS.get(str(s.get("_target_", "")).rsplit(".", 1)[-1], str(s.get("_target_"))) for s in specs]
+    names = [s.get("name") or METHODS.get(str(s.get("_target_", "")).rsplit(".", 1)[-1], str(s.get("_target_")))
+             for s in specs]
     return "+".join(names) or "baseline"
 
 
@@ -70,8 +75,11 @@ def read_run(run: Path) -> dict:
     hydra_file = run / ".hydra" / "hydra.yaml"
     choices = OmegaConf.load(hydra_file).hydra.runtime.choices if hydra_file.is_file() else {}
     method = _method(OmegaConf.to_container(cfg.get("anomaly") or {}, resolve=False))
+    model = str(_value(cfg, "model._target_") or "ConvAE3D").rsplit(".", 1)[-1]
+    model = MODELS.get(model, model)
     row = {"run": str(run), "experiment": choices.get("experiment"), "dataset": _value(cfg, "data.name"),
-           "method": method, "seed": _value(cfg, "seed"), "config": _flat(OmegaConf.to_container(cfg, resolve=False))}
+           "model": model or "conv_ae3d", "method": f"{model} {method}" if model else method,
+           "seed": _value(cfg, "seed"), "config": _flat(OmegaConf.to_container(cfg, resolve=False))}
     row.update({k: (_value(cfg, path) if method != "baseline" else None) for k, path in AXES.items()})
     epochs = read_epoch_table(run)
     if epochs:

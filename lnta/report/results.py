@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 #: Set by :meth:`ResultsTable.on_multirun_start` for the jobs: the keys that the multirun sweeps.
 SWEPT_ENV = "LNTA_SWEPT_KEYS"
 COLUMNS = ("AUC micro", "AUC macro", "pixel AUC")
+MAX_NAME = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-+@%]")  # not a path separator, nothing Hydra's override grammar rejects
 
 
@@ -66,7 +67,8 @@ def job_name(task_overrides, num) -> str:
     unquoted in an override are kept (others become ``_``), so ``ckpt_path=<job folder>`` works as typed.
 
     The swept keys come from :data:`SWEPT_ENV`; without it (a launcher that drops the environment)
-    every override whose value holds no path is used.
+    every override whose value holds no path is used. A name longer than :data:`MAX_NAME` characters
+    (file systems stop at 255) falls back to the job number.
     """
     overrides = [str(o) for o in task_overrides]
     swept = os.environ.get(SWEPT_ENV)
@@ -76,7 +78,8 @@ def job_name(task_overrides, num) -> str:
         key, _, value = override.partition("=")
         if (key.lstrip("+~") in keys) if keys is not None else ("/" not in value):
             parts.append(_UNSAFE.sub("_", f"{key.lstrip('+~')}-{value}"))
-    return "+".join(sorted(parts)) or str(num)
+    name = "+".join(sorted(parts))
+    return name if name and len(name) <= MAX_NAME else str(num)
 
 
 def register_resolver() -> None:
@@ -99,7 +102,8 @@ class ResultsTable(Callback):
             print("\n" + results_table([(str(run), metrics)]))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        params = OmegaConf.to_container(config.hydra.sweeper.get("params") or {}, resolve=False)
+        params = config.hydra.sweeper.get("params")
+        params = OmegaConf.to_container(params, resolve=False) if params is not None else {}
         os.environ[SWEPT_ENV] = ",".join(swept_keys(list(config.hydra.overrides.task), params))
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:

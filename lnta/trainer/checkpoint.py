@@ -32,8 +32,8 @@ STORED_GROUPS = ("model", "data")
 
 def _allowed_targets() -> tuple:
     from lnta.data import SyntheticDataModule, VideoDataModule
-    from lnta.models import ConvAE3D
-    return (ConvAE3D, VideoDataModule, SyntheticDataModule)
+    from lnta.models import ConvAE3D, MemAE
+    return (ConvAE3D, MemAE, VideoDataModule, SyntheticDataModule)
 
 
 def _walk(node, where: str):

@@ -14,18 +14,18 @@ CUSTOM_TYPE = '''
 from lnta.anomaly import PseudoAnomaly
 
 
-class ReversedClip(PseudoAnomaly):
-    """The clip played backwards: the AE learns to reconstruct only forward motion."""
+class UpsideDown(PseudoAnomaly):
+    """The clip upside down: the AE learns to reconstruct only upright scenes."""
 
-    name = "reversed"
+    name = "upside_down"
 
     def forward(self, clips, batch, index):
         normal = clips[index]
-        return normal.flip(2), normal
+        return normal.flip(3), normal
 '''
 
 CUSTOM_CONFIG = """
-_target_: my_anomalies.ReversedClip
+_target_: my_anomalies.UpsideDown
 p: 0.2
 """
 
@@ -35,7 +35,7 @@ def _user_extension(tmp_path):
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "my_anomalies.py").write_text(CUSTOM_TYPE)
     (tmp_path / "conf" / "anomaly").mkdir(parents=True)
-    (tmp_path / "conf" / "anomaly" / "reversed.yaml").write_text(CUSTOM_CONFIG)
+    (tmp_path / "conf" / "anomaly" / "upside_down.yaml").write_text(CUSTOM_CONFIG)
     return {"PYTHONPATH": str(tmp_path / "code")}, f"hydra.searchpath=[file://{tmp_path / 'conf'}]"
 
 
@@ -61,7 +61,7 @@ def test_every_technique_and_intruder_kind_trains(tmp_path, tiny):
           - patch@types.cutmix
           - patch@types.mixup_patch
           - skip@types.skip
-          - reversed@types.reversed
+          - upside_down@types.upside_down
           - _self_
         skips: [2, 3]
         types:
@@ -70,13 +70,13 @@ def test_every_technique_and_intruder_kind_trains(tmp_path, tiny):
           cutmix: {{name: cutmix, p: 0.16, technique: cutmix, intruder: {{source: clips, path: {tmp_path / 'clips'}, size: 32}}}}
           mixup_patch: {{name: mixup_patch, p: 0.16, technique: mixup_patch, intruder: {{source: synthetic}}}}
           skip: {{p: 0.16, skips: "${{anomaly.skips}}"}}
-          reversed: {{p: 0.16}}
+          upside_down: {{p: 0.16}}
         """))
     run_cli("lnta.train", "anomaly=all_kinds", searchpath, "data.batch_size=16", "trainer.log_every_n_steps=1",
             *tiny, env=env)
     run = tmp_path / "run"
     sums = _metric_sums(run / "csv" / "metrics.csv")
-    for name in ("smoothmix_s", "smoothmix_c", "cutmix", "mixup_patch", "skip", "reversed"):
+    for name in ("smoothmix_s", "smoothmix_c", "cutmix", "mixup_patch", "skip", "upside_down"):
         assert sum(sums[f"train/fraction_{name}"]) > 0, name          # every type was drawn and trained
     assert (run / "pseudo_anomalies.png").stat().st_size > 10_000
     assert (run / "metrics.json").is_file()
@@ -92,7 +92,7 @@ def test_steal_objective_is_bounded(tmp_path, tiny):
 
 def test_custom_type_alone_trains(tmp_path, tiny):
     env, searchpath = _user_extension(tmp_path)
-    run_cli("lnta.train", "anomaly=reversed", "anomaly.p=1.0", searchpath, "trainer.log_every_n_steps=1",
+    run_cli("lnta.train", "anomaly=upside_down", "anomaly.p=1.0", searchpath, "trainer.log_every_n_steps=1",
             *tiny, env=env)
     sums = _metric_sums(tmp_path / "run" / "csv" / "metrics.csv")
     assert sums["train/pseudo_fraction"] == [1.0, 1.0]

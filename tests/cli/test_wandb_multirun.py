@@ -24,11 +24,11 @@ def test_each_multirun_job_logs_into_its_own_wandb_run(tmp_path):
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-5000:]
     runs = []
-    for job in ("0", "1"):
+    for job in ("seed-0", "seed-1"):  # job folders are named by the swept values
         [run] = list((sweep / job / "wandb").glob("offline-run-*"))  # each job its own run folder
         runs.append(run)
         assert list(run.glob("run-*.wandb"))
-    ids = [(sweep / job / "wandb_run_id").read_text().strip() for job in ("0", "1")]
+    ids = [(sweep / job / "wandb_run_id").read_text().strip() for job in ("seed-0", "seed-1")]
     assert ids[0] != ids[1]
     assert [run.name.rsplit("-", 1)[1] for run in runs] == ids
     assert "will reuse this run" not in result.stdout + result.stderr

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from lnta.anomaly.intruders.banks import ClipBank, CropBank, IntruderBank
+from lnta.anomaly.intruders.noise import NoiseBank
 from lnta.data.io.frames import FRAME_SUFFIXES, read_gray, resize_gray, rgb_to_gray
 from lnta.data.labels.layouts import find_layout
 from lnta.data.io.store import FrameStore
@@ -73,7 +74,7 @@ def synthetic_intruders(count: int = 512, size: int = 32, seed: int = 0) -> np.n
     return np.stack(images).astype(np.uint8)
 
 
-SOURCES = ("auto", "cifar", "folder", "clips", "synthetic")
+SOURCES = ("auto", "cifar", "folder", "clips", "synthetic", "noise")
 
 
 def load_clip_frames(path: Path, size: int) -> FrameStore:
@@ -83,16 +84,18 @@ def load_clip_frames(path: Path, size: int) -> FrameStore:
 
 def build_intruders(source: str = "auto", path: str | None = None, split: str = "train",
                     size: int | None = None, max_images: int = 20000, clip_len: int = 16,
-                    crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip: float = 0.5) -> IntruderBank:
+                    crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip: float = 0.5,
+                    sigma: float = 0.5) -> IntruderBank:
     """The intruder bank of ``anomaly.intruder``.
 
     ``source``: 'cifar' (CIFAR-100/10 python pickle or release folder, ``split`` train/test),
     'folder' (image files, flat or one sub-folder per class; stored square at ``size``, default
     128, at most ``max_images``), 'clips' (the training videos of any dataset lnta reads at
     ``path``, stored at ``size``, default 256, pasted ``clip_len`` frames at a time),
-    'synthetic' (generated textures, needs no path) or 'auto' (CIFAR if the path holds a CIFAR
-    release, else an image folder; the synthetic textures, with a warning, if the path is unset or absent).
-    Folder images are cropped by :class:`CropBank` with ``crop_scale``, ``crop_ratio`` and ``flip``.
+    'synthetic' (generated textures, needs no path), 'noise' (Gaussian noise of std ``sigma``, fresh
+    per frame, needs no path: :class:`~lnta.anomaly.intruders.noise.NoiseBank`) or 'auto' (CIFAR if the path
+    holds a CIFAR release, else an image folder; the synthetic textures, with a warning, if the path is unset
+    or absent). Folder images are cropped by :class:`CropBank` with ``crop_scale``, ``crop_ratio`` and ``flip``.
     """
     if source not in SOURCES:
         raise DataError(f"anomaly.intruder.source={source!r}: expected one of {', '.join(SOURCES)}")
@@ -102,6 +105,8 @@ def build_intruders(source: str = "auto", path: str | None = None, split: str = 
         source = "synthetic"
     if source == "synthetic":
         return IntruderBank(torch.from_numpy(synthetic_intruders()))
+    if source == "noise":
+        return NoiseBank(sigma)
     if not path:
         raise DataError(f"anomaly.intruder.path is required for intruder source '{source}'")
     p = Path(path).expanduser()

@@ -78,7 +78,9 @@ def test_every_sweep_job_composes(sweep, tmp_path):
             key, value = override.lstrip("+").split("=", 1)
             if key in ("seed", "experiment", "sweep"):
                 continue
-            if key == "intruder":
+            if key == "anomaly":  # a config group: the job picks that option
+                assert cfg.hydra.runtime.choices[key] == value, override
+            elif key == "intruder":
                 expected = OmegaConf.load(CONF / "intruder" / f"{value}.yaml")
                 assert cfg.anomaly.intruder.source == expected.source, override
                 assert cfg.anomaly.intruder.path == str(expected._get_node("path")._value()).replace(

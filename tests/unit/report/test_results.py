@@ -1,6 +1,8 @@
 """Multirun job folder names and the results table."""
 from __future__ import annotations
 
+import os
+
 from lnta.report.results import SWEPT_ENV, job_name, results_table, swept_keys
 
 
@@ -30,3 +32,23 @@ def test_results_table_columns():
     assert lines[1].split() == ["0.9123", "0.8000", "0.7000", "runs/a"]
     assert lines[2].split() == ["no", "metrics.json", "runs/b"]
     assert lines[3].split() == ["0.5000", "-", "-", "runs/c"]
+
+
+def test_job_name_never_exceeds_a_file_name(monkeypatch):
+    """Without the swept keys every plain override names the folder; past MAX_NAME it is the job number."""
+    monkeypatch.delenv("LNTA_SWEPT_KEYS", raising=False)
+    overrides = [f"data.setting_{i}=value_{i}" for i in range(20)]
+    assert job_name(overrides, 7) == "7"
+    assert job_name(["seed=1"], 7) == "seed-1"
+
+
+def test_multirun_start_without_sweeper_params(monkeypatch):
+    """A command-line sweep leaves hydra.sweeper.params unset: the callback still records the swept keys."""
+    from omegaconf import OmegaConf
+
+    from lnta.report.results import SWEPT_ENV, ResultsTable
+
+    monkeypatch.delenv(SWEPT_ENV, raising=False)
+    config = OmegaConf.create({"hydra": {"sweeper": {"params": None}, "overrides": {"task": ["seed=0,1", "x=2"]}}})
+    ResultsTable().on_multirun_start(config)
+    assert "seed" in os.environ[SWEPT_ENV].split(",")
