@@ -44,7 +44,9 @@ def visualize(cfg: DictConfig):
         kinds.append(PatchAnomaly(1.0, "smoothmix_s", cfg.anomaly.alpha, cfg.anomaly.beta,
                                   intruder=NoiseBank(cfg.noise_sigma), name="noise"))
     intruder = cfg.anomaly.intruder
-    source = "synthetic textures" if intruder.source == "synthetic" else f"{Path(intruder.path).name} ({intruder.split})"
+    fallback = intruder.source == "auto" and not (intruder.path and Path(intruder.path).expanduser().exists())
+    source = ("synthetic textures" if intruder.source == "synthetic" or fallback
+              else f"{Path(intruder.path).name} ({intruder.split})")
     path = save_grid(cfg.out, pseudo_examples(kinds, batch, cfg.sample), cfg.frames,
                      title=f"{cfg.data.name}: a training clip and its pseudo anomalies, intruder {source}")
     log.info("wrote %s", path)

@@ -74,8 +74,14 @@ def check_stored_config(config, path) -> None:
 
 def load_checkpoint(path: str | Path) -> dict:
     """Load one of our checkpoints safely: ``weights_only=True`` (no pickled code runs), and its
-    stored config checked by :func:`check_stored_config` (nothing it names is called)."""
+    stored config checked by :func:`check_stored_config` (nothing it names is called). A run folder
+    (or its ``checkpoints/``) means its ``last.ckpt``."""
     path = Path(path).expanduser()
+    if path.is_dir():
+        last = next((c for c in (path / "checkpoints" / "last.ckpt", path / "last.ckpt") if c.is_file()), None)
+        if last is None:
+            raise DataError(f"ckpt_path={path}: a folder without checkpoints/last.ckpt; pass a checkpoint file")
+        path = last
     if not path.is_file():
         raise DataError(f"ckpt_path={path}: checkpoint not found")
     try:

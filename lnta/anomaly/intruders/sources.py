@@ -111,8 +111,9 @@ def build_intruders(source: str = "auto", path: str | None = None, split: str = 
         raise DataError(f"anomaly.intruder.path is required for intruder source '{source}'")
     p = Path(path).expanduser()
     if not p.exists():
+        hint = f"; get CIFAR-100 with: python -m lnta.download cifar100 root={p.parent}" if source == "cifar" else ""
         raise DataError(f"anomaly.intruder.path={p}: not found (expected a CIFAR pickle/release, "
-                        "an image folder or a frames-layout dataset)")
+                        f"an image folder or a frames-layout dataset){hint}")
     if source == "clips":
         store = load_clip_frames(p, size or 256)
         return ClipBank(torch.from_numpy(store.frames), store.lengths, clip_len)

@@ -136,3 +136,13 @@ def test_train_resume_refuses_crafted_last_ckpt(tmp_path, tiny, kind):
     result = run_cli("lnta.train", *tiny, "logger=csv", check=False)
     _assert_refused(result, marker)
     assert not (tmp_path / "run" / "csv").exists()  # refused before any logger touched the run dir
+
+
+def test_a_run_folder_means_its_last_checkpoint(tmp_path):
+    """lnta.score/export/calibrate accept a run folder, as lnta.eval does: its checkpoints/last.ckpt."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    _write(run / "checkpoints" / "last.ckpt", {"model": GOOD_MODEL, "data": GOOD_DATA})
+    assert load_checkpoint(run)[CONFIG_KEY]["model"] == GOOD_MODEL
+    with pytest.raises(DataError, match="a folder without checkpoints/last.ckpt"):
+        load_checkpoint(tmp_path)  # holds run/, but no checkpoints/last.ckpt of its own
