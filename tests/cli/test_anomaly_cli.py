@@ -123,4 +123,5 @@ def test_missing_intruder_source_is_one_line(tmp_path, tiny):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: anomaly.intruder.path={tmp_path / 'nowhere'}: not found (expected a CIFAR pickle/release, "
-        "an image folder or a frames-layout dataset)")
+        f"an image folder or a frames-layout dataset); get CIFAR-100 with: python -m lnta.download cifar100 "
+        f"root={tmp_path}")
