@@ -9,7 +9,7 @@ def test_train_help_lists_experiments_groups_and_commented_keys():
     assert "Usage: python -m lnta.train [+experiment=NAME]" in out
     for name in (p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml")):
         assert f"\n  {name} " in out, name
-    assert "  anomaly     [none] | patch | patch_skip | skip | steal" in out
+    assert "  anomaly     noise | [none] | patch | patch_skip | repeat | reverse | shuffle | skip | steal" in out
     assert "seed: 0            # seeds init, data order and pseudo anomalies" in out
     assert "width: 1.0              # multiplies every hidden channel count" in out
     assert "${paths.data_dir}" in out and "$$" not in out  # YAML shown as written
