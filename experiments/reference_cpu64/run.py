@@ -30,7 +30,8 @@ REPO = HERE.parents[1]
 SHARED = REPO.parent / "shared" / "datasets"
 EPOCHS = 3
 SIZE = 64
-LNTA_METHOD = {"baseline": "ped2_baseline", "skip": "ped2_skip", "patch": "ped2_patch"}
+LNTA_METHOD = {"baseline": "ped2_baseline", "skip": "ped2_skip", "patch": "ped2_patch",
+               "memae": "ped2_memae"}  # MemAE (issue 14): lnta only, no authors' counterpart
 AUTHORS_METHOD = {"baseline": [], "skip": ["--pseudo_anomaly_jump_inpainting", "0.2", "--jump", "2", "3", "4", "5"],
                   "patch": ["--pseudo_anomaly_cifar_inpainting_smoothborder", "0.2", "--max_size", "0.5",
                             "--max_move", "10"]}
