@@ -1,9 +1,40 @@
 """The embedded default dataset: a small surveillance-like scene generated from a seed.
 
-A static textured background with a walkway, pedestrians walking across it at normal speeds,
-and test videos with appearance anomalies (a vehicle at walking speed) and motion anomalies
-(pedestrians running at 3-4x normal speed). Written in the common frames layout with a
-frame-label ``.npy``, so it goes through exactly the same code path as a real dataset.
+One static camera over a textured background with a walkway; pedestrians walk across it at normal
+speeds (training videos: only that). Test videos add one kind of anomaly each, alternating: *carts*
+(an unfamiliar shape at walking speed) and *runners* (pedestrians moving 3-4x too fast). Written in
+the common frames layout (``training/frames/NN/NNN.jpg``, ``testing/frames/...``) with a frame-label
+``.npy``, so it goes through exactly the same code path as a real dataset.
+
+Why these anomalies (the design follows the paper's mechanism and was fixed before any measurement;
+README, "The demo"). The paper's claim (Astrid et al., BMVC 2021, Sec. 1 and Fig. 1a): an AE trained
+on normal video generalises so well that it reconstructs anomalies too, and pseudo anomalies during
+training teach it not to. A demo can only show that effect where the test anomalies are ones a plain
+AE *does* reconstruct; anomalies a plain AE already fails on leave nothing for the method to fix (the
+first version's bright vehicle with black wheels was such a high-contrast novel pattern). So:
+
+- Normal content is varied -- walkers of random shade (25-70), size (x0.85-1.15), direction, speed
+  (0.4-1.0 px/frame) and gait phase -- so that a plain AE learns a general "move flat dark shapes over
+  this background" mapping: the regime in which it generalises beyond its training set.
+- Runners (what skip-frame imitates): a walker -- same sprite, shade, size, gait -- whose clock runs
+  k = 3 or 4 times fast, i.e. each frame it advances k frames of a normal walk (position and gait
+  phase). That is exactly what skip-frame with s = k does to a normal walker, the method's own model
+  of abnormal motion. Normal appearance, abnormal speed only; k * 0.4 >= 1.2 > 1.0, so every runner is
+  faster than every walker.
+- Carts (what patch imitates): built from the normal content's texture -- a flat-filled ellipse in the
+  pedestrians' shade range -- with a new shape (wider than tall: half-axes 5 x 2.5 px vs a walker's
+  1.6 x 4.2), moving at walking speed without gait. Flat and low-frequency, with no texture or
+  contrast beyond what walkers have, so a plain AE can reconstruct it; patch pseudo anomalies (a window
+  of a foreign image pasted into normal frames, loss target the normal frame) are the paper's proxy
+  for such intruders.
+- No confound: an intruder takes the place of a walker -- walkers and intruders together never exceed
+  the normal maximum of 5 objects -- so an anomalous frame has no more moving content than a normal
+  one.
+- Labels are exact: a frame is anomalous iff at least one pixel of an intruder is drawn in it.
+
+Geometry is in pixels of the written frame (``size``; the default 64 is the scale it was designed at).
+Changing any rule here must bump :data:`GENERATOR_VERSION`, which is part of the cache fingerprint
+(``synthetic.json`` in the root), so an older dataset on disk is regenerated.
 """
 from __future__ import annotations
 
@@ -22,6 +53,20 @@ from lnta.data.datamodule import VideoDataModule
 log = logging.getLogger(__name__)
 
 _MARKER = "synthetic.json"
+#: Version of the generator's rules; part of the fingerprint in ``synthetic.json``. 1: the first
+#: version (vehicles and fast walkers added on top of the walkers); 2: carts and runners (this module).
+GENERATOR_VERSION = 2
+
+NORMAL_SPEED = (0.4, 1.0)       # walkers' horizontal speed, px/frame
+RUNNER_RATES = (3, 4)           # a runner's clock runs this many times fast (skip-frame's s)
+GAIT_RATE = 0.6                 # gait phase advance per step of an object's clock, radians
+SHADES = (25.0, 70.0)           # grey level of walkers and carts (walkers' heads +25)
+SIZES = (0.85, 1.15)            # size factor of walkers and carts
+MAX_OBJECTS = 5                 # walkers + intruders in view, in every video
+SPAWN_P = 0.04                  # chance per frame that a walker enters (while below MAX_OBJECTS)
+INTRUDERS = {"cart": 1, "runner": 3}   # intruders per anomalous test video, by kind
+INTRUDER_GAP = 28               # at least this many frames between two intruders' entries
+TEST_KINDS = ("cart", "runner")  # test video v has kind TEST_KINDS[v % 2]
 
 
 @dataclass(frozen=True)
@@ -33,8 +78,13 @@ class SyntheticSpec:
     frames_per_video: int = 160
 
 
+def fingerprint(spec: SyntheticSpec) -> dict:
+    """What ``synthetic.json`` holds: the spec and :data:`GENERATOR_VERSION`; any difference regenerates."""
+    return {**asdict(spec), "generator": GENERATOR_VERSION}
+
+
 class _Scene:
-    """Renders frames of one camera: fixed background, moving sprites."""
+    """Renders frames of one camera: fixed background, moving objects (dicts, see :meth:`new_object`)."""
 
     def __init__(self, size: int, rng: np.random.Generator):
         self.size, self.rng = size, rng
@@ -51,61 +101,72 @@ class _Scene:
     def ellipse(self, cx, cy, rx, ry):
         return ((self.xx - cx) / rx) ** 2 + ((self.yy - cy) / ry) ** 2 <= 1.0
 
-    def draw_person(self, frame, x, y, t, shade):
-        stride = 1.0 + 0.35 * np.sin(t * 0.6 + x)
-        frame[self.ellipse(x, y, 1.6 * stride, 4.2)] = shade          # body and legs
-        frame[self.ellipse(x, y - 5.6, 1.6, 1.6)] = shade + 25       # head
+    def mask(self, obj) -> list[tuple[np.ndarray, float]]:
+        """The object's pixels as (boolean mask, grey level) pairs, in drawing order."""
+        x, y, k = obj["x"], obj["y"], obj["scale"]
+        if obj["kind"] == "cart":
+            return [(self.ellipse(x, y, 5.0 * k, 2.5 * k), obj["shade"])]
+        stride = 1.0 + 0.35 * np.sin(obj["phase"])
+        return [(self.ellipse(x, y, 1.6 * k * stride, 4.2 * k), obj["shade"]),          # body and legs
+                (self.ellipse(x, y - 5.6 * k, 1.6 * k, 1.6 * k), obj["shade"] + 25)]    # head
 
-    def draw_vehicle(self, frame, x, y):
-        box = (np.abs(self.xx - x) <= 6) & (np.abs(self.yy - y) <= 3)
-        frame[box] = 225
-        for wx in (x - 4, x + 4):
-            frame[self.ellipse(wx, y + 3.5, 1.6, 1.6)] = 20
+    def draw(self, frame, obj) -> bool:
+        """Draw ``obj`` into ``frame``; returns whether any of its pixels is in the frame."""
+        drawn = False
+        for mask, shade in self.mask(obj):
+            frame[mask] = shade
+            drawn |= bool(mask.any())
+        return drawn
 
-    def new_walker(self, speed_range, inside=False):
+    def render(self, objects: list[dict]) -> tuple[np.ndarray, bool]:
+        """One uint8 (size, size) frame: background, sensor noise (std 2 grey levels), walkers, then the
+        intruders on top (never hidden); and its label: whether any intruder pixel was drawn."""
+        frame = self.background + self.rng.normal(0, 2.0, self.background.shape)
+        anomalous = False
+        for obj in sorted(objects, key=lambda o: o["kind"] != "walker"):
+            anomalous |= self.draw(frame, obj) and obj["kind"] != "walker"
+        return np.clip(frame, 0, 255).astype(np.uint8), anomalous
+
+    def new_object(self, kind: str = "walker", inside: bool = False) -> dict:
+        """A walker, runner or cart: entering at an edge (or, ``inside``, anywhere on the walkway)."""
         low, high = self.walk_band
         direction = self.rng.choice([-1.0, 1.0])
-        x = self.rng.uniform(4, self.size - 4) if inside else (-4.0 if direction > 0 else self.size + 4.0)
-        return {"x": x, "y": self.rng.uniform(low, high), "vx": direction * self.rng.uniform(*speed_range),
-                "vy": self.rng.uniform(-0.08, 0.08), "shade": self.rng.uniform(25, 70)}
+        scale = self.rng.uniform(*SIZES)
+        half_width = (5.0 if kind == "cart" else 2.2) * scale + 1
+        x = self.rng.uniform(4, self.size - 4) if inside else (-half_width if direction > 0 else self.size + half_width)
+        return {"kind": kind, "x": x, "y": self.rng.uniform(low, high), "scale": scale,
+                "vx": direction * self.rng.uniform(*NORMAL_SPEED), "vy": self.rng.uniform(-0.08, 0.08),
+                "shade": self.rng.uniform(*SHADES), "phase": self.rng.uniform(0, 2 * np.pi),
+                "rate": int(self.rng.choice(RUNNER_RATES)) if kind == "runner" else 1}
 
-    def visible(self, obj, margin=7):
-        return -margin < obj["x"] < self.size + margin
+    def in_play(self, obj, margin=8) -> bool:
+        return -margin - 5 * obj["scale"] < obj["x"] < self.size + margin + 5 * obj["scale"]
 
     def step(self, obj):
-        obj["x"] += obj["vx"]
-        obj["y"] = float(np.clip(obj["y"] + obj["vy"], *self.walk_band))
-
-
-NORMAL_SPEED = (0.4, 1.0)
-FAST_SPEED = (2.6, 3.6)
+        """Advance ``obj`` by ``rate`` steps of a normal walk: position and gait phase."""
+        obj["x"] += obj["rate"] * obj["vx"]
+        obj["y"] = float(np.clip(obj["y"] + obj["rate"] * obj["vy"], *self.walk_band))
+        obj["phase"] += obj["rate"] * GAIT_RATE
 
 
 def _render_video(scene: _Scene, n: int, anomaly: str | None, rng: np.random.Generator):
-    walkers = [scene.new_walker(NORMAL_SPEED, inside=True) for _ in range(rng.integers(2, 4))]
+    """``n`` uint8 frames and their 0/1 labels; ``anomaly`` None (normal), 'cart' or 'runner'."""
+    objects = [scene.new_object(inside=True) for _ in range(rng.integers(2, 4))]
     start = int(rng.integers(n // 4, n // 2)) if anomaly else n + 1
-    intruders: list[dict] = []
+    entered, last_entry = 0, -INTRUDER_GAP
     frames, labels = [], np.zeros(n, np.uint8)
     for t in range(n):
-        if anomaly and t >= start and t % 28 == start % 28 and len(intruders) < (1 if anomaly == "vehicle" else 3):
-            speed = NORMAL_SPEED if anomaly == "vehicle" else FAST_SPEED
-            intruders.append(scene.new_walker(speed))
-        if rng.random() < 0.04 and len(walkers) < 5:
-            walkers.append(scene.new_walker(NORMAL_SPEED))
-        frame = scene.background + rng.normal(0, 2.0, scene.background.shape)
-        for w in walkers:
-            scene.draw_person(frame, w["x"], w["y"], t, w["shade"])
-        for obj in intruders:
-            if scene.visible(obj):
-                labels[t] = 1
-                if anomaly == "vehicle":
-                    scene.draw_vehicle(frame, obj["x"], obj["y"])
-                else:
-                    scene.draw_person(frame, obj["x"], obj["y"], t * 3, obj["shade"])
-        for obj in walkers + intruders:
+        due = anomaly is not None and t >= start and entered < INTRUDERS[anomaly] and t - last_entry >= INTRUDER_GAP
+        if due and len(objects) < MAX_OBJECTS:
+            objects.append(scene.new_object(anomaly))
+            entered, last_entry, due = entered + 1, t, False
+        if not due and rng.random() < SPAWN_P and len(objects) < MAX_OBJECTS:
+            objects.append(scene.new_object())
+        frame, labels[t] = scene.render(objects)
+        frames.append(frame)
+        for obj in objects:
             scene.step(obj)
-        walkers = [w for w in walkers if scene.visible(w, margin=8)]
-        frames.append(np.clip(frame, 0, 255).astype(np.uint8))
+        objects = [o for o in objects if scene.in_play(o)]
     return frames, labels
 
 
@@ -119,7 +180,7 @@ def generate(root: Path, spec: SyntheticSpec) -> Path:
     """Write the dataset under ``root`` unless an identical one is already there; return ``root``."""
     root = Path(root)
     marker = root / _MARKER
-    if marker.is_file() and json.loads(marker.read_text()) == asdict(spec):
+    if marker.is_file() and json.loads(marker.read_text()) == fingerprint(spec):
         return root
     log.info("generating the synthetic dataset (seed %d) in %s", spec.seed, root)
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -129,15 +190,14 @@ def generate(root: Path, spec: SyntheticSpec) -> Path:
     for v in range(spec.train_videos):
         frames, _ = _render_video(scene, spec.frames_per_video, None, rng)
         _write_video(tmp / "training" / "frames" / f"{v + 1:02d}", frames)
-    kinds = ["vehicle", "fast"]
     all_labels = []
     for v in range(spec.test_videos):
-        frames, labels = _render_video(scene, spec.frames_per_video, kinds[v % 2], rng)
+        frames, labels = _render_video(scene, spec.frames_per_video, TEST_KINDS[v % 2], rng)
         _write_video(tmp / "testing" / "frames" / f"{v + 1:02d}", frames)
         all_labels.append(labels)
     np.save(tmp / "frame_labels_synthetic.npy", np.concatenate(all_labels)[None])
-    (tmp / _MARKER).write_text(json.dumps(asdict(spec)))
-    if marker.is_file() and json.loads(marker.read_text()) == asdict(spec):  # another process finished first
+    (tmp / _MARKER).write_text(json.dumps(fingerprint(spec)))
+    if marker.is_file() and json.loads(marker.read_text()) == fingerprint(spec):  # another process finished first
         shutil.rmtree(tmp, ignore_errors=True)
         return root
     shutil.rmtree(root, ignore_errors=True)

@@ -42,4 +42,4 @@ def test_offline_wandb_run_holds_media_and_tables(tmp_path, tiny):
     assert data["columns"] == ["video", "frame", "psnr", "score", "label"] and len(data["data"]) == 2 * 25
     [record] = list(offline.glob("run-*.wandb"))  # the run's records: config, name, group, tags
     raw = record.read_bytes()
-    assert b"anomaly.p" in raw and b"anomaly.beta" in raw and b"synthetic_patch_p0.2_alpha0.5_beta3" in raw
+    assert b"anomaly.p" in raw and b"anomaly.beta" in raw and b"synthetic_patch_p0.2_alpha0.5_beta2" in raw
