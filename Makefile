@@ -1,4 +1,4 @@
-# make demo   - train baseline, patch and skip on the embedded synthetic data, print their AUCs
+# make demo   - train baseline, patch and skip (3 seeds each) on the embedded synthetic data, print their AUCs
 # make test   - the whole test suite (installs first)
 # make bench  - the speed benchmark (python -m lnta.bench)
 PYTHON ?= python3
