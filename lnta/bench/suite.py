@@ -237,7 +237,8 @@ def measure_trials(args) -> tuple[dict, str]:
                peak_gflops_bf16=matmul_peak_gflops(torch.bfloat16, device, bf16_n, args.repeats))
     res["gflop_per_clip_fwd"], res["gflop_per_clip_train"] = clip_gflop(lambda: ConvAE3D(width=args.width),
                                                                         args.frames, args.size)
-    res["trials"] = run_trials(args, args.trials, {"fp32": res["peak_gflops_fp32"], "bf16": res["peak_gflops_bf16"]},
+    peaks = {"fp32": res["peak_gflops_fp32"], "bf16": res["peak_gflops_bf16"]}
+    res["trials"] = run_trials(args, args.trials, peaks,
                                {"train": res["gflop_per_clip_train"], "eval": res["gflop_per_clip_fwd"]})
     return res, trials_table(res)
 
