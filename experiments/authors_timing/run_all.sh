@@ -5,7 +5,8 @@
 #   OUT     default outputs/speed-<UTC date-time>
 #   --tiny  a smoke run of every stage at tiny sizes (bench/trials/profile 32x32 width 0.125, paired 64²)
 # Python: $PY, else the repo's .venv/bin/python, else python3. The authors' clone and Python: $CLONE
-# (default /work/scratch/ref) and $AUTHORS_PY (default $CLONE/.venv/bin/python).
+# (default /work/scratch/ref) and $AUTHORS_PY (default $CLONE/.venv/bin/python). Optional: $TRIALS (the
+# --trials list, default all) and $PAIRED_ARGS (more run.py options, e.g. "--precisions fast").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -36,15 +37,18 @@ if [ "$tiny" = 1 ]; then
   paired=(--tiny --exact-methods baseline)
 else
   bench=()
-  trials=all
+  trials=${TRIALS:-all}
   trial_size=()
   profile=(--repeats 1)
   paired=(--exact-methods baseline)
 fi
 [ -d "$jpegs" ] && bench+=(--jpeg-dir "$jpegs")
 
+if ! "$PY" -c 'import torch, lnta' 2> /dev/null; then
+  echo "error: PY=$PY cannot import torch and lnta; set PY to the Python of lnta's environment" >&2; exit 2
+fi
 { date -u; echo "python: $PY"; "$PY" -c 'import torch; print("torch", torch.__version__, torch.backends.cpu.get_cpu_capability())'
-  nproc; uptime; lscpu; } > "$out/machine.txt" 2>&1
+  nproc; uptime; lscpu; } > "$out/machine.txt" 2>&1 || true
 stage() {  # stage NAME COMMAND...: run, log, and time it
   local name=$1; shift
   local t0=$SECONDS
@@ -55,5 +59,6 @@ stage() {  # stage NAME COMMAND...: run, log, and time it
 stage bench "$PY" -m lnta.bench "${bench[@]}" --out "$out/bench.json"
 stage trials "$PY" -m lnta.bench --trials "$trials" "${trial_size[@]}" --out "$out/trials.json"
 stage profile "$PY" -m lnta.bench --profile "${profile[@]}" --out "$out/profile.json"
-stage paired "$PY" "$here/run.py" "${paired[@]}" --clone "$CLONE" --authors-python "$AUTHORS_PY" --out "$out/paired"
+# shellcheck disable=SC2086  # PAIRED_ARGS: extra run.py options, word-split on purpose
+stage paired "$PY" "$here/run.py" "${paired[@]}" ${PAIRED_ARGS:-} --clone "$CLONE" --authors-python "$AUTHORS_PY" --out "$out/paired"
 echo "done: $out (bench.txt, trials.md, profile.md, paired/results.md; stages.txt has the durations)"

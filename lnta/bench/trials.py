@@ -164,6 +164,10 @@ def time_trial(call: Callable[[], torch.Tensor], batch: int, repeats: int) -> tu
     return {"first_call_s": first_s, "seconds_per_call": seconds, "per_s": batch / seconds}, first
 
 
+#: The numerics of a row against ``exact`` (None where the exact row failed).
+NUMERICS = ("max_abs_diff", "max_psnr_diff_db", "psnr_db_mean")
+
+
 def numerics(out: torch.Tensor, reference: torch.Tensor, clips: torch.Tensor) -> dict:
     """max |out - reference| and max |PSNR(out) - PSNR(reference)| (dB) of the scored frame."""
     x = to_unit(clips)
@@ -199,6 +203,8 @@ def run_trials(args, names: list[str], peaks: dict, gflop: dict) -> list[dict]:
             continue
         finally:
             apply_speed(resolve_speed("exact", device))  # leave the process flags as found
+            if trial.compile:
+                torch._dynamo.reset()  # drop the compiled graphs of this row's model
         if name == "exact":
             references[kind], base[kind] = out, figures["per_s"]
         dtype = "bf16" if trial.bf16 else "fp32"
@@ -207,7 +213,7 @@ def run_trials(args, names: list[str], peaks: dict, gflop: dict) -> list[dict]:
                "unit": "clips/s" if kind == "train" else "frames/s",
                "ratio_to_exact": figures["per_s"] / base[kind] if kind in base else None,
                "achieved_gflops": achieved, "fraction_of_peak": achieved / peaks[dtype],
-               **numerics(out, references.get(kind, out), clips)}
+               **(numerics(out, references[kind], clips) if kind in references else dict.fromkeys(NUMERICS))}
         rows.append(row)
         print(f"  {full}: {row['per_s']:.4g} {row['unit']}, first call {row['first_call_s']:.3g} s",
               file=sys.stderr, flush=True)
@@ -226,8 +232,9 @@ def trials_table(result: dict) -> str:
         if "error" in r:
             lines.append(f"| {r['kind']} | {r['trial']} | - | failed: {r['error']} | | | | | | | |")
             continue
-        ratio = f"{r['ratio_to_exact']:.3g}" if r["ratio_to_exact"] is not None else "-"
+        ratio, diff, psnr = (f"{r[k]:.3g}" if r[k] is not None else "-"
+                             for k in ("ratio_to_exact", "max_abs_diff", "max_psnr_diff_db"))
         lines.append(f"| {r['kind']} | {r['trial']} | {r['dtype']} | {r['per_s']:.4g} {r['unit']} | {ratio} "
                      f"| {r['achieved_gflops']:.4g} | {r['fraction_of_peak']:.1%} | {r['first_call_s']:.3g} "
-                     f"| {r['prepare_s']:.3g} | {r['max_abs_diff']:.3g} | {r['max_psnr_diff_db']:.3g} |")
+                     f"| {r['prepare_s']:.3g} | {diff} | {psnr} |")
     return "\n".join(lines)

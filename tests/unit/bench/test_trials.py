@@ -125,3 +125,22 @@ def test_profile_at_tiny_size_and_its_table():
     text = profile_table({**_result([]), "profile": profile})
     assert "training step (batch 2)" in text and "inference batch (batch 2)" in text
     assert text.count("| group | self CPU ms | share |") == 2 and "| end layers |" in text
+
+
+def test_a_failed_row_is_reported_and_rows_without_a_reference_have_no_numerics(monkeypatch):
+    import lnta.bench.trials as trials
+
+    real = trials.train_call
+
+    def exact_fails(factory, trial, clips):
+        if trial.name == "exact":
+            raise RuntimeError("backend cannot run this\nsecond line")
+        return real(factory, trial, clips)
+
+    monkeypatch.setattr(trials, "train_call", exact_fails)
+    rows = run_trials(TINY, ["train:exact", "train:fast"], {"fp32": 10.0, "bf16": 20.0}, {"train": 0.01, "eval": 0.003})
+    assert rows[0] == {"kind": "train", "trial": "exact", "batch": 2, "error": "RuntimeError: backend cannot run this"}
+    assert rows[1]["per_s"] > 0 and rows[1]["ratio_to_exact"] is None and rows[1]["max_abs_diff"] is None
+    table = trials_table(_result(rows))
+    assert "| train | exact | - | failed: RuntimeError: backend cannot run this |" in table
+    assert table.splitlines()[-1].endswith("| - | - |")
