@@ -68,7 +68,8 @@ def train(cfg: DictConfig) -> dict | None:
         with expected_checkpoint_dir(ckpt_path, output_dir):
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         if cfg.test_after_fit:
-            epoch = trainer.current_epoch - 1  # the last completed epoch
+            epoch = trainer.current_epoch - 1  # the last completed epoch, from 0 (README "Training and evaluation")
+            tests.frame.epoch = epoch  # the test row of csv/metrics.csv says the same
             trainer.test(module, datamodule=datamodule, verbose=False)
             metrics = tests.write(trainer, module, datamodule, output_dir, {
                 "epoch": epoch, "precision": speed.precision, "trainer_precision": speed.trainer_precision})
