@@ -193,7 +193,8 @@ def main() -> None:
     elif a.what == "lane":
         for spec in a.args:
             print(time.strftime("%H:%M:%S"), "start", spec, flush=True)
-            print(time.strftime("%H:%M:%S"), "done", json.dumps(job(spec, a.out, a.clone, a.authors_python)), flush=True)
+            result = job(spec, a.out, a.clone, a.authors_python)
+            print(time.strftime("%H:%M:%S"), "done", json.dumps(result), flush=True)
     else:
         print(json.dumps(job(f"{a.what} {' '.join(a.args)}", a.out, a.clone, a.authors_python)))
 
