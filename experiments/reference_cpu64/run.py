@@ -147,10 +147,12 @@ def table(out: Path) -> dict:
             continue
         a = np.array([r["auc_micro"] for r in ours]) * 100
         b = np.array([r["auc_micro"] for r in theirs]) * 100
+        tests = [stats.ttest_ind(a[:, e], b[:, e], equal_var=False) for e in range(a.shape[1])]
         summary["tests"][method] = [
             {"epoch": e + 1, "diff": round(float(a[:, e].mean() - b[:, e].mean()), 2),
-             "welch_p": round(float(stats.ttest_ind(a[:, e], b[:, e], equal_var=False).pvalue), 3)}
-            for e in range(a.shape[1])]
+             "welch_p": round(float(t.pvalue), 3),
+             "ci95": [round(float(v), 2) for v in t.confidence_interval(0.95)]}
+            for e, t in enumerate(tests)]
     _save(out / "results.json", summary)
     (out / "results.md").write_text(markdown(summary))
     print(markdown(summary))
@@ -173,9 +175,11 @@ def markdown(summary: dict) -> str:
         cells = " / ".join(f"{m:.2f} ± {s:.2f}" if g["std"] else f"{m:.2f}"
                            for m, s in zip(g["mean"], g["std"] or [0] * len(g["mean"])))
         lines.append(f"| {method} | {side} | {', '.join(map(str, g['seeds']))} | {cells} |")
-    lines += ["", "| method | epoch | lnta − authors (points) | Welch t-test p |", "|---|---|---|---|"]
+    lines += ["", "| method | epoch | lnta − authors (points) | 95% CI of the difference | Welch t-test p |",
+              "|---|---|---|---|---|"]
     for method, rows in summary["tests"].items():
-        lines += [f"| {method} | {t['epoch']} | {t['diff']:+.2f} | {t['welch_p']:.3f} |" for t in rows]
+        lines += [f"| {method} | {t['epoch']} | {t['diff']:+.2f} | {t['ci95'][0]:+.2f} to {t['ci95'][1]:+.2f} | "
+                  f"{t['welch_p']:.3f} |" for t in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -193,7 +197,8 @@ def main() -> None:
     elif a.what == "lane":
         for spec in a.args:
             print(time.strftime("%H:%M:%S"), "start", spec, flush=True)
-            print(time.strftime("%H:%M:%S"), "done", json.dumps(job(spec, a.out, a.clone, a.authors_python)), flush=True)
+            result = job(spec, a.out, a.clone, a.authors_python)
+            print(time.strftime("%H:%M:%S"), "done", json.dumps(result), flush=True)
     else:
         print(json.dumps(job(f"{a.what} {' '.join(a.args)}", a.out, a.clone, a.authors_python)))
 

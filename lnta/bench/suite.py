@@ -216,6 +216,33 @@ def measure(args) -> dict:
     return res
 
 
+def measure_trials(args) -> tuple[dict, str]:
+    """``--trials`` (:mod:`lnta.bench.trials`) or ``--profile`` (:mod:`lnta.bench.profile`) at the
+    bench's size: the settings, the machine, the matmul peaks and FLOP per clip (trials), and the
+    rows; returns the JSON result and its markdown table."""
+    from lnta.bench.profile import profile_table, run_profile
+    from lnta.bench.trials import run_trials, trials_table
+
+    device = torch.device(args.device)
+    res = {"image_size": args.size, "clip_len": args.frames, "batch_size": args.batch,
+           "eval_batch_size": args.eval_batch, "model_width": args.width, "repeats": args.repeats,
+           "machine": machine(device)}
+    if args.profile:
+        res["profile"] = run_profile(args, args.top)
+        return res, profile_table(res)
+    peak_n = args.matmul_n or (4096 if device.type == "cuda" else 256 if args.quick else 1024)
+    bf16_n = peak_n if fast_bf16(device) else peak_n // 2  # emulated bf16 is ~40x slower
+    res.update(matmul_n=peak_n, matmul_n_bf16=bf16_n,
+               peak_gflops_fp32=matmul_peak_gflops(torch.float32, device, peak_n, args.repeats),
+               peak_gflops_bf16=matmul_peak_gflops(torch.bfloat16, device, bf16_n, args.repeats))
+    res["gflop_per_clip_fwd"], res["gflop_per_clip_train"] = clip_gflop(lambda: ConvAE3D(width=args.width),
+                                                                        args.frames, args.size)
+    peaks = {"fp32": res["peak_gflops_fp32"], "bf16": res["peak_gflops_bf16"]}
+    res["trials"] = run_trials(args, args.trials, peaks,
+                               {"train": res["gflop_per_clip_train"], "eval": res["gflop_per_clip_fwd"]})
+    return res, trials_table(res)
+
+
 def derived(r: dict) -> dict:
     """Ratios, the Ped2 epoch estimate and the issue's targets from the measured figures."""
     fast_peak = r["peak_gflops_bf16"] if r["fast_settings"]["trainer_precision"] == "bf16-mixed" else r["peak_gflops_fp32"]

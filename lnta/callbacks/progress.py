@@ -118,51 +118,77 @@ class GracefulStop(pl.Callback):
     """Ctrl-C (SIGINT) or SIGTERM during training: finish the current step, save ``checkpoints/last.ckpt``,
     log the command that resumes, and stop with exit code 130 or 143 (raised as :class:`Interrupted`).
 
-    A second Ctrl-C stops at once (Lightning's own handling; the last saved checkpoint stays). SIGTERM is
-    noticed through Lightning's own handler (``trainer.received_sigterm``).
+    From ``on_train_start`` to ``on_train_end`` both signals go to this callback's own handler, which only
+    records them; the stop happens at the first ``on_train_batch_end`` after the signal, or at
+    ``on_train_end`` when the signal came after the last step (the fit is then complete: the resume
+    command only tests). Lightning's own SIGTERM handler is set aside meanwhile: it would raise its
+    ``SIGTERMException`` at whichever loop boundary comes next (after a step, at an epoch end), a
+    ``SystemExit`` without a code, i.e. exit 0 and no ``last.ckpt``, depending on when the signal landed.
+    A SIGTERM that Lightning received before ``on_train_start`` (``trainer.received_sigterm``) counts too.
+    Under DDP the ranks agree on the stop (any rank's signal stops all at the same step), and a signal
+    is forwarded to the launcher's child processes as Lightning does.
+
+    A second Ctrl-C stops at once (Lightning's own handling; the last saved checkpoint stays).
     """
 
     def __init__(self, output_dir: str):
         self.output_dir = Path(output_dir)
         self._signal: int | None = None
-        self._previous = None
+        self._previous: dict[int, object] = {}
+        self._trainer = None
 
-    def _on_sigint(self, signum, frame) -> None:
-        if self._signal is not None:  # pressed twice: the user means now
-            signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+    def _on_signal(self, signum, frame) -> None:
+        if signum == signal.SIGINT and self._signal is not None:  # pressed twice: the user means now
+            signal.signal(signal.SIGINT, self._previous.get(signal.SIGINT) or signal.default_int_handler)
             raise KeyboardInterrupt
-        self._signal = signum
-        log.warning("Ctrl-C: stopping after this step and saving %s (press Ctrl-C again to abort now)",
-                    self.output_dir / LAST)
+        first = self._signal is None
+        self._signal = self._signal or signum
+        launcher = getattr(getattr(self._trainer, "strategy", None), "launcher", None)
+        if first and launcher is not None:  # DDP started by Lightning: its children stop too
+            launcher.kill(signum)
+        if first:
+            again = " (press Ctrl-C again to abort now)" if signum == signal.SIGINT else ""
+            log.warning("%s: stopping after this step and saving %s%s", signal.Signals(signum).name,
+                        self.output_dir / LAST, again)
 
     def on_train_start(self, trainer, pl_module) -> None:
-        self._signal = None
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
-        except ValueError:  # not the main thread: keep Lightning's handling
-            self._previous = None
+        self._trainer = trainer
+        self._signal = signal.SIGTERM if trainer.received_sigterm else None  # arrived before this hook
+        self._previous = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+            except ValueError:  # not the main thread: keep Lightning's handling
+                break
 
     def _restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        self._restore()
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
 
     def on_exception(self, trainer, pl_module, exception) -> None:
         self._restore()
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        signum = signal.SIGTERM if trainer.received_sigterm else self._signal
-        if signum is None:
+    def _stop_if_signalled(self, trainer, where: str) -> None:
+        stop = trainer.strategy.reduce_boolean_decision(self._signal is not None, all=False)
+        if not stop:
             return
+        signum = self._signal or signal.SIGTERM  # another rank's signal
         path = self.output_dir / LAST
         trainer.save_checkpoint(path)  # at a step boundary, as the step checkpoint: resumes exactly
         command = resume_command(self.output_dir)
-        log.warning("stopped by %s at step %d; saved %s. Resume with:\n  %s",
-                    signal.Signals(signum).name, trainer.global_step, path, command)
+        log.warning("stopped by %s %s step %d; saved %s. Resume with:\n  %s",
+                    signal.Signals(signum).name, where, trainer.global_step, path, command)
         raise Interrupted(signum, command)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._stop_if_signalled(trainer, "at")
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        try:
+            self._stop_if_signalled(trainer, "after the last training step,")
+        finally:
+            self._restore()
 
 
 def progress_bar(cfg) -> list[pl.Callback]:

@@ -1,8 +1,12 @@
 """Resuming a killed run: where to resume from, and the random state a checkpoint must carry."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import random
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +38,22 @@ def resume_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
     if ckpt_path:
         log.info("resuming from %s", ckpt_path)
     return ckpt_path
+
+
+@contextlib.contextmanager
+def expected_checkpoint_dir(ckpt_path: str | None, output_dir: Path):
+    """While resuming this run dir's own ``checkpoints/last.ckpt`` (``ckpt_path`` as returned by
+    :func:`resume_checkpoint`), silence Lightning's "Checkpoint directory ... exists and is not empty"
+    warning about that folder: a resume expects it full. Any other start (fresh, another checkpoint,
+    another folder) keeps the warning."""
+    own = Path(output_dir) / LAST
+    if not ckpt_path or os.path.realpath(ckpt_path) != os.path.realpath(own):
+        yield
+        return
+    folder = re.escape(os.path.realpath(own.parent))  # ModelCheckpoint names its dirpath by realpath
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=rf"Checkpoint directory {folder} exists and is not empty")
+        yield
 
 
 def capture_rng() -> dict:

@@ -59,7 +59,8 @@ def interrupted(exc: BaseException) -> int | None:
     """The exit code (128 + signal) when ``exc`` is a run stopped on a signal, else None.
 
     :class:`lnta.callbacks.progress.Interrupted` has logged where it saved and how to resume;
-    Lightning's ``SIGTERMException`` (a SIGTERM outside training steps) gets one line here.
+    Lightning's ``SIGTERMException`` (a SIGTERM while testing; training has its own handler) gets one
+    line here: it is a ``SystemExit`` without a code, which would exit 0.
     """
     progress = sys.modules.get("lnta.callbacks.progress")
     if progress is not None and isinstance(exc, progress.Interrupted):
@@ -92,6 +93,11 @@ def clear_errors(entry):
             os.environ.update({"HYDRA_FULL_ERROR": "1", _FORCED: "1"})
         try:
             return entry(*args, **kwargs)
+        except SystemExit as exc:  # Lightning's SIGTERMException (a SIGTERM while testing) would exit 0
+            code = interrupted(exc)
+            if code is None:
+                raise
+            sys.exit(code)
         except Exception as exc:  # noqa: BLE001 - filtered just below
             code = interrupted(exc)
             if code is not None:

@@ -1,6 +1,8 @@
 """``python -m lnta.bench``: how fast lnta trains, tests, loads clips and makes pseudo anomalies here.
 
-The measurements live in :mod:`lnta.bench.suite`."""
+The measurements live in :mod:`lnta.bench.suite`; ``--trials`` (:mod:`lnta.bench.trials`: torch.compile,
+torch.jit.freeze, channels_last_3d input against exact and fast) and ``--profile`` (:mod:`lnta.bench.profile`:
+torch.profiler on one fast training step and one inference batch) run instead of the suite, at the same size."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from lnta.bench.trials import ALL_TRIALS, parse_trials
 from lnta.io import write_json
 from lnta.trainer.precision import resolve_speed
 
@@ -27,7 +30,24 @@ def parse_args(argv=None):
     parser.add_argument("--loader-batches", type=int, default=20, help="batches per loader timing (times --repeats)")
     parser.add_argument("--matmul-n", type=int, help="matmul side for the peaks (default 1024 CPU, 4096 GPU)")
     parser.add_argument("--jpeg-dir", type=Path, help="a folder of >= 16 JPEG frames (e.g. ped2/training/frames/01)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--trials", nargs="?", const="all", metavar="NAMES",
+                      help="instead of the suite: the trial rows, all or a comma list of "
+                           f"{', '.join(ALL_TRIALS)} (exact rows always run)")
+    mode.add_argument("--profile", action="store_true",
+                      help="instead of the suite: torch.profiler on one fast training step and one inference "
+                           "batch (--repeats warm-up calls before each)")
+    parser.add_argument("--top", type=int, default=15, help="--profile: ops listed per phase")
     args = parser.parse_args(argv)
+    if args.trials is not None:
+        try:
+            args.trials = parse_trials(args.trials)
+        except ValueError as error:
+            parser.error(str(error))
+    for key in ("size", "frames", "batch", "eval_batch", "repeats", "top", "matmul_n"):
+        value = getattr(args, key)
+        if value is not None and value < 1:
+            parser.error(f"--{key.replace('_', '-')}={value}: expected a positive integer")
     args.size = args.size or (64 if args.quick else 256)
     args.repeats = args.repeats or (2 if args.quick else 3)
     args.eval_batch = args.eval_batch or (4 if args.quick else 8) * resolve_speed("fast", args.device).eval_batch_scale
@@ -38,9 +58,17 @@ def main(argv=None) -> dict:
     from lnta.bench.suite import measure, table
 
     args = parse_args(argv)
-    results = measure(args)
+    if args.trials or args.profile:
+        from lnta.bench.suite import measure_trials
+
+        results, text = measure_trials(args)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".md").write_text(text + "\n")
+    else:
+        results = measure(args)
+        text = table(results)
     write_json(args.out, results)
-    print(table(results))
+    print(text)
     print(f"-> {args.out}")
     return results
 

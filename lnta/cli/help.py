@@ -7,6 +7,7 @@ file's keys with their comments.
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -16,6 +17,8 @@ CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 EXTRA_GROUPS = {"train": {"experiment": "an experiment: data, model, pseudo anomalies and length together",
                           "sweep": "a multirun of the paper's tables and figures (conf/sweep/)",
                           "scale": "a reduced scale, e.g. cpu64 for CPUs"}}
+#: Width of the help text; an experiment's description wraps under itself, never cut.
+WIDTH = 100
 
 
 def _header(text: str) -> list[str]:
@@ -79,8 +82,9 @@ def command_help(config_name: str, choices=None) -> str:
     if "experiment" in extras:
         lines += ["Experiments (+experiment=NAME):"]
         for name in _options("experiment"):
-            first = next(iter(_header((CONF_DIR / "experiment" / f"{name}.yaml").read_text())), "")
-            lines.append(f"  {name:<24}{first}")
+            about = " ".join(_header((CONF_DIR / "experiment" / f"{name}.yaml").read_text()))
+            lines += textwrap.wrap(about, WIDTH, initial_indent=f"  {name:<23} ", subsequent_indent=" " * 26,
+                                   break_on_hyphens=False) or [f"  {name}"]
         lines.append("")
     if defaults or extras:
         lines.append("Config groups (GROUP=OPTION; the one in use in brackets):")

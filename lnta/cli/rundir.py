@@ -12,6 +12,11 @@ Every command runs its task through :func:`guard_run_dir` (:func:`lnta.cli._entr
   Hydra would write itself with ``hydra.output_subdir``) into ``.hydra/`` at once when the run dir
   has none, and otherwise only when the command succeeds, replacing them as a set: a failed or
   refused invocation leaves the ``.hydra/`` beside the older results untouched.
+- a command that fails in a run dir it created itself, having written nothing into it but Hydra's own
+  files (``.hydra/`` and the ``<task>.log``), removes that run dir, so failed attempts leave no empty
+  folders. "Created itself": at the start the folder held only empty ``*.log`` files, no ``.hydra/``,
+  and had changed since this process started. Anything else in it at the end (a checkpoint, ``csv/``,
+  any result, a file of the user) keeps the folder, as does every run dir that existed with content.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
 import time
@@ -151,9 +157,46 @@ def write_config_dir(folder: Path, files: dict[str, str]) -> None:
             (stage / folder.name / name).write_text(text)
 
 
+#: When this process started running commands (before Hydra made any run dir of it), with a margin for
+#: the coarse clock of file-system timestamps (they lag ``time.time()`` by up to a clock tick).
+_STARTED = time.time() - 0.1
+
+
+def _made_by_this_command(run_dir: Path) -> bool:
+    """Whether ``run_dir``, at the start of the task, looks as Hydra leaves a folder it has just made:
+    only empty top-level ``*.log`` files (its job log, nothing logged yet), no ``.hydra/``, changed since
+    this process started."""
+    try:
+        entries = list(run_dir.iterdir())
+        changed = run_dir.stat().st_ctime
+    except OSError:
+        return False
+    return (not run_dir.is_symlink() and changed >= _STARTED
+            and all(e.suffix == ".log" and e.is_file() and not e.is_symlink() and e.stat().st_size == 0
+                    for e in entries))
+
+
+def _holds_only_hydra_files(run_dir: Path) -> bool:
+    """Whether every file under ``run_dir`` is ``.hydra/*`` or a top-level ``*.log`` (empty folders aside)."""
+    for path in run_dir.rglob("*"):
+        parts = path.relative_to(run_dir).parts
+        if path.is_dir() and not path.is_symlink():
+            continue
+        if not (parts[0] == CONFIG_DIR or (len(parts) == 1 and path.suffix == ".log")):
+            return False
+    return True
+
+
+def _remove_if_nothing_written(run_dir: Path) -> None:
+    if _holds_only_hydra_files(run_dir):
+        shutil.rmtree(run_dir, ignore_errors=True)
+        log.info("removed %s: the failed command had created it and written nothing into it", run_dir)
+
+
 def guard_run_dir(task):
     """Run the Hydra task ``task(cfg)`` holding its run dir's lock, writing ``.hydra/`` at once
-    into a run dir that has none, else only after ``task`` succeeded (see the module docstring)."""
+    into a run dir that has none, else only after ``task`` succeeded; a failed task removes the run dir
+    it created if it wrote nothing into it (see the module docstring)."""
 
     @functools.wraps(task)
     def wrapper(cfg: DictConfig):
@@ -161,7 +204,9 @@ def guard_run_dir(task):
             return task(cfg)
         hydra_cfg = HydraConfig.get()
         run_dir = Path(hydra_cfg.runtime.output_dir)
+        made_here = _made_by_this_command(run_dir)
         lock = RunDirLock(run_dir).acquire()
+        failed = True
         try:
             folder, files = run_dir / CONFIG_DIR, config_files(cfg, hydra_cfg)
             if not folder.is_dir():
@@ -170,8 +215,11 @@ def guard_run_dir(task):
             result = task(cfg)
             if files:  # older results beside the old config: replaced only now
                 write_config_dir(folder, files)
+            failed = False
             return result
         finally:
             lock.release()
+            if failed and made_here:
+                _remove_if_nothing_written(run_dir)
 
     return wrapper

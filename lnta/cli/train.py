@@ -38,7 +38,7 @@ def train(cfg: DictConfig) -> dict | None:
     import pytorch_lightning as pl  # here, not at the top: ``--help`` and imports stay fast
 
     from lnta.callbacks.progress import progress_bar
-    from lnta.callbacks.resume import resume_checkpoint
+    from lnta.callbacks.resume import expected_checkpoint_dir, resume_checkpoint
     from lnta.metrics.evaluate import Evaluation
     from lnta.trainer.checkpoint import AtomicCheckpointIO, check_resumable, load_checkpoint
     from lnta.trainer.precision import speed_from_config
@@ -65,9 +65,11 @@ def train(cfg: DictConfig) -> dict | None:
                                       plugins=[AtomicCheckpointIO()])
     metrics = None
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        with expected_checkpoint_dir(ckpt_path, output_dir):
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         if cfg.test_after_fit:
-            epoch = trainer.current_epoch - 1  # the last completed epoch
+            epoch = trainer.current_epoch - 1  # the last completed epoch, from 0 (README "Training and evaluation")
+            tests.frame.epoch = epoch  # the test row of csv/metrics.csv says the same
             trainer.test(module, datamodule=datamodule, verbose=False)
             metrics = tests.write(trainer, module, datamodule, output_dir, {
                 "epoch": epoch, "precision": speed.precision, "trainer_precision": speed.trainer_precision})

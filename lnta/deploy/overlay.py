@@ -1,8 +1,9 @@
 """Reconstruction-error heatmaps blended onto the scored frames, written as PNGs or a video.
 
-Overlays are drawn at the input's size: the model's error map (``image_size`` square) is upsampled
-bilinearly onto the original frame, with a colour bar (0 to ``heatmap_max``) and the frame index
-and score written on each frame.
+Overlays are drawn at the input's size: the model's error map (``image_size`` square; the squared error
+of :func:`lnta.metrics.protocol.error_map`) is shown as its square root, the absolute error in [-1, 1]
+units (for grayscale frames ``|reconstruction - input|``), upsampled bilinearly onto the original frame,
+with a colour bar (0 to ``heatmap_max``, absolute error) and the frame index and score written on each frame.
 """
 from __future__ import annotations
 
@@ -65,9 +66,12 @@ def annotate(rgb: np.ndarray, vmax: float, text: str) -> np.ndarray:
 
 
 def overlay_frame(original: np.ndarray, error: np.ndarray, vmax: float, text: str) -> np.ndarray:
-    """The overlay of one frame at the input's size: ``original`` uint8 (H, W) gray, ``error`` (h, w) at
-    the model's size (upsampled), the colour bar and ``text``. Returns uint8 (H, W, 3)."""
-    return annotate(heatmap_overlay(original, upsample(error, original.shape[:2]), vmax), vmax, text)
+    """The overlay of one frame at the input's size: ``original`` uint8 (H, W) gray, ``error`` (h, w) the
+    squared error map at the model's size (:func:`lnta.metrics.protocol.error_map`), shown as its square
+    root (absolute error, [-1, 1] units; ``vmax`` in the same units) and upsampled, the colour bar and
+    ``text``. Returns uint8 (H, W, 3)."""
+    absolute = np.sqrt(np.maximum(error, 0))
+    return annotate(heatmap_overlay(original, upsample(absolute, original.shape[:2]), vmax), vmax, text)
 
 
 class KeepFrames:
@@ -104,7 +108,7 @@ class OverlayWriter:
 
     def write(self, frame: int, image: np.ndarray, error: np.ndarray, score: str = "") -> None:
         """Write frame ``frame``: ``image`` the input frame (uint8 (H, W), any size), ``error`` the model's
-        error map, ``score`` the text after the frame index (e.g. ``score 2.31 flagged``)."""
+        squared error map (:func:`lnta.metrics.protocol.error_map`), ``score`` the text after the frame index (e.g. ``score 2.31 flagged``)."""
         rgb = overlay_frame(image, error, self.vmax, f"frame {frame}" + (f"  {score}" if score else ""))
         if self.kind == "frames":
             Image.fromarray(rgb).save(self.path / f"{frame:06d}.png")

@@ -20,7 +20,7 @@ from lnta.data.sampling import scored_clips
 from lnta.data.transforms import to_unit
 from lnta.errors import DataError
 from lnta.io import is_macos_metadata
-from lnta.metrics.protocol import frame_psnr
+from lnta.metrics.protocol import error_map, frame_psnr
 from lnta.trainer.precision import Speed, autocast
 
 @dataclass
@@ -80,7 +80,7 @@ class FrameResult:
     frame: int
     psnr: float
     image: np.ndarray | None = None   # the scored frame as the model saw it, uint8 (H, W)
-    error: np.ndarray | None = None   # |reconstruction - input| of that frame in [-1, 1] units, (H, W)
+    error: np.ndarray | None = None   # its error map (lnta.metrics.protocol.error_map): squared, [-1, 1] units, (H, W)
 
 
 @torch.no_grad()
@@ -90,7 +90,7 @@ def _score_batch(model, batch, center, device, maps, speed) -> Iterator[FrameRes
     with autocast(speed, device):
         y = model(x)
     psnr = frame_psnr(y, x, center).cpu().numpy()
-    error = (y[:, 0, center].float() - x[:, 0, center]).abs().cpu().numpy() if maps else None
+    error = error_map(y, x, center).cpu().numpy() if maps else None
     for k, f in enumerate(index):
         yield FrameResult(int(f), float(psnr[k]), clips[k][center] if maps else None,
                           error[k] if maps else None)
@@ -104,7 +104,8 @@ def score_frames(model: torch.nn.Module, frames: Iterable[np.ndarray], *, image_
     ``model`` is in eval mode on ``device``; frames are resized to ``image_size`` as in training.
     ``speed`` (:func:`lnta.trainer.precision.resolve_speed`) sets the autocast, as in ``lnta.eval``;
     None runs fp32.
-    With ``maps`` each result also carries the scored frame and its reconstruction error map.
+    With ``maps`` each result also carries the scored frame and its reconstruction error map
+    (:func:`lnta.metrics.protocol.error_map`, the one the pixel AUC and ``heatmaps.png`` use).
     """
     resized = (resize_gray(f[None], image_size)[0] for f in frames)
     batch: list = []

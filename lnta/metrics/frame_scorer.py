@@ -48,12 +48,15 @@ class FrameScorer(pl.Callback):
     every batch, like a torchmetrics ``Metric``; at the end of the test epoch :attr:`results` holds
     one entry per scored frame, sorted by (video, frame), with the per-video min-max ``score``, and
     :attr:`metrics` the frame-level AUCs (also logged as ``test/auc_micro``, ``test/auc_macro``).
+    :attr:`epoch`, when the command sets it, is logged as that row's ``epoch``: the index of the last
+    trained epoch (from 0, as ``epochNNN.ckpt`` and ``metrics.json``), not Lightning's count of epochs done.
     Raises :class:`DataError` when a batch carries no labels.
     """
 
     def __init__(self):
         self.results: dict[str, np.ndarray] | None = None
         self.metrics: dict | None = None
+        self.epoch: int | None = None
         self._parts: list[dict] = []
 
     def on_test_epoch_start(self, trainer, pl_module) -> None:
@@ -74,8 +77,9 @@ class FrameScorer(pl.Callback):
         self.results = {"video": videos, "frame": data["frame"].astype(np.int64), "psnr": psnr,
                         "score": scores, "label": labels}
         self.metrics = frame_level_metrics(scores, labels, videos)
-        pl_module.log_dict({"test/auc_micro": self.metrics["auc_micro"], "test/auc_macro": self.metrics["auc_macro"]},
-                           rank_zero_only=True, sync_dist=False)
+        epoch = {} if self.epoch is None else {"epoch": float(self.epoch)}
+        pl_module.log_dict({"test/auc_micro": self.metrics["auc_micro"], "test/auc_macro": self.metrics["auc_macro"],
+                            **epoch}, rank_zero_only=True, sync_dist=False)
 
 
 def check_both_classes(labels: np.ndarray, source: str) -> None:

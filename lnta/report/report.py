@@ -84,13 +84,24 @@ def read_run(run: Path) -> dict:
     epochs = read_epoch_table(run)
     if epochs:
         last, best = select_epoch(epochs, "last"), select_epoch(epochs, "oracle")
-        row.update(auc_last=last["auc_micro"], auc_oracle=best["auc_micro"], oracle_epoch=best["epoch"],
-                   pixel_auc_last=last["pixel_auc"])
-    else:
+        row.update(auc_last=_number(last["auc_micro"]), auc_oracle=_number(best["auc_micro"]),
+                   oracle_epoch=best["epoch"], pixel_auc_last=_number(last["pixel_auc"]))
+    else:  # the oracle needs every epoch's AUC (epochs.csv): None, an empty cell (see ORACLE_NOTE)
         metrics = json.loads((run / "metrics.json").read_text())
-        row.update(auc_last=metrics["auc_micro"], auc_oracle=float("nan"), oracle_epoch=None,
-                   pixel_auc_last=float("nan") if metrics.get("pixel_auc") is None else metrics["pixel_auc"])
+        row.update(auc_last=_number(metrics["auc_micro"]), auc_oracle=None, oracle_epoch=None,
+                   pixel_auc_last=_number(metrics.get("pixel_auc")))
     return row
+
+
+def _number(value) -> float | None:
+    """``value`` as a float, None (an empty cell) when absent or NaN."""
+    return None if value is None or np.isnan(float(value)) else float(value)
+
+
+#: Said under the ``oracle`` table when some run has no per-epoch AUCs.
+ORACLE_NOTE = ("Oracle cells count only runs with `epochs.csv` (the AUC of every epoch); write it with "
+               "`python -m lnta.eval ckpt_path=RUN` (every epoch's checkpoint, kept by the default "
+               "`callbacks.model_checkpoint.save_top_k=-1`), then report again.")
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -171,7 +182,8 @@ def _nanmean(values) -> float:
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """Mean, std (ddof 1) and count over seeds per (dataset, setting, protocol); NaNs are skipped.
+    """Mean, std (ddof 1) and count over seeds per (dataset, setting, protocol); missing values (None, NaN)
+    are skipped; a mean of no value and a std of fewer than two are None.
 
     ``rows`` must have been through :func:`annotate` (their ``setting``)."""
     groups = defaultdict(list)
@@ -183,8 +195,8 @@ def summarize(rows: list[dict]) -> list[dict]:
             values = np.array([r[f"auc_{protocol}"] for r in rs], float)
             values = values[~np.isnan(values)]
             out.append({"dataset": dataset, "setting": setting, "protocol": protocol, "n": len(values),
-                        "mean": _nanmean(values),
-                        "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+                        "mean": float(values.mean()) if len(values) else None,   # None: an empty cell
+                        "std": float(values.std(ddof=1)) if len(values) > 1 else None,
                         "seeds": " ".join(sorted(str(r["seed"]) for r in rs))})
     return out
 
@@ -210,6 +222,8 @@ def markdown(summary: list[dict], differs: dict | None = None) -> str:
             row = [_cell(cells[(d, setting)]) if (d, setting) in cells else "" for d in datasets]
             lines.append(f"| {setting} | " + " | ".join(row) + " |")
         lines.append("")
+        if protocol == "oracle" and any(s["n"] < len(s["seeds"].split()) for s in cells.values()):
+            lines += [ORACLE_NOTE, ""]
     if differs:
         lines += ["## What differs between the settings", "",
                   "Runs are pooled only where every value below is equal; the seed is the only value averaged over.", ""]

@@ -25,3 +25,35 @@ def test_quick_bench_writes_every_key(tmp_path):
     assert bench["image_size"] == 32 and bench["batch_size"] == 4 and bench["machine"]["torch"]
     assert bench["targets"] == "not at the paper's 16x256x256 size"
     assert "train_clips_per_s_fast" in result.stdout
+
+
+TINY = ["--size", "16", "--width", "0.125", "--repeats", "1", "--eval-batch", "2", "--matmul-n", "64"]
+
+
+@pytest.mark.slow
+def test_trials_write_rows_json_and_markdown(tmp_path):
+    out = tmp_path / "trials.json"
+    result = run_cli("lnta.bench", "--trials", "train:fast+cl_input,eval:fp32+jit_freeze", *TINY, "--out", str(out))
+    trials = json.loads(out.read_text())
+    assert [(r["kind"], r["trial"]) for r in trials["trials"]] == [
+        ("train", "exact"), ("train", "fast+cl_input"), ("eval", "exact"), ("eval", "fp32+jit_freeze")]
+    assert trials["peak_gflops_bf16"] > 0 and trials["gflop_per_clip_train"] > trials["gflop_per_clip_fwd"] > 0
+    markdown = out.with_suffix(".md").read_text()
+    assert markdown.count("\n| train |") == 2 and markdown.count("\n| eval |") == 2
+    assert "| eval | fp32+jit_freeze |" in result.stdout
+
+
+@pytest.mark.slow
+def test_profile_writes_groups_and_top_ops(tmp_path):
+    out = tmp_path / "profile.json"
+    run_cli("lnta.bench", "--profile", *TINY, "--top", "3", "--out", str(out))
+    profile = json.loads(out.read_text())["profile"]
+    assert len(profile["train"]["top_ops"]) == 3 and len(profile["eval"]["groups"]) == 5
+    assert "| end layers |" in out.with_suffix(".md").read_text()
+
+
+@pytest.mark.slow
+def test_bad_trial_name_is_one_line_exit_2():
+    result = run_cli("lnta.bench", "--trials", "train:nope", check=False)
+    assert result.returncode == 2 and "unknown trial train:nope" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -25,6 +25,16 @@ def test_train_ped2_skip_on_the_ucsd_release(tmp_path):
     assert "decoded into memory" in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("experiment", ["ped2_memae", "ped2_memae_skip"])
+def test_train_ped2_memae_on_the_ucsd_release(tmp_path, experiment):
+    fr.ucsd_release(tmp_path / "ucsd", [40, 36], [40, 38])
+    run_cli("lnta.train", f"+experiment={experiment}", "model.slots=50", *_tiny(tmp_path, tmp_path / "ucsd"))
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["n_frames_scored"] == (40 - 15) + (38 - 15) and 0.0 <= metrics["auc_micro"] <= 1.0
+    config = (tmp_path / "run" / ".hydra" / "config.yaml").read_text()
+    assert "_target_: lnta.models.MemAE" in config and (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+
+
 def test_prepare_then_train_avenue_from_the_cache(tmp_path):
     fr.avenue_release(tmp_path / "avenue", [40, 36], [40, 38])
     run_cli("lnta.prepare", "data=avenue", f"data.root={tmp_path / 'avenue'}", "data.image_size=32",

@@ -55,6 +55,8 @@ def test_multirun_eval_and_report(tmp_path):
     assert float(table["oracle"]["mean"]) == pytest.approx(max(aucs), abs=1e-12) and int(table["oracle"]["n"]) == 1
     md = (out / "report.md").read_text()
     assert "Selection `last`" in md and "Selection `oracle`" in md and f"{100 * last.mean():.2f}" in md
+    assert "Oracle cells count only runs with `epochs.csv`" in md  # seed 1 has none
+    assert runs_csv["1"]["auc_oracle"] == "" and float(runs_csv["0"]["auc_oracle"]) == max(aucs)
     assert (out / "auc_per_epoch_synthetic.png").stat().st_size > 0
 
 
@@ -83,7 +85,16 @@ def test_report_groups_settings_and_plots_each_swept_hyperparameter(tmp_path):
         row = table[(f"patch p={p}", "last")]
         assert float(row["mean"]) == pytest.approx(np.mean(values)) and float(row["std"]) == pytest.approx(
             np.std(values, ddof=1))
-        assert table[(f"patch p={p}", "oracle")]["n"] == "0"  # no epochs.csv: no oracle number
+        oracle = table[(f"patch p={p}", "oracle")]
+        assert (oracle["n"], oracle["mean"], oracle["std"]) == ("0", "", "")  # no epochs.csv: no oracle number
+    runs = _read_csv(out / "runs.csv")
+    assert {(r["auc_oracle"], r["oracle_epoch"], r["pixel_auc_last"]) for r in runs} == {("", "", "")}  # never "nan"
+    assert "nan" not in (out / "table.csv").read_text()
+    md = (out / "report.md").read_text()
+    oracle_section = md.split("## Selection `oracle`")[1]
+    assert "Oracle cells count only runs with `epochs.csv`" in oracle_section
+    assert "python -m lnta.eval ckpt_path=RUN" in oracle_section
+    assert "epochs.csv" not in md.split("## Selection `oracle`")[0]  # said once, where the column is
     assert float(table[("baseline", "last")]["mean"]) == pytest.approx(0.805)
     assert (out / "auc_vs_p_ped2_patch.png").stat().st_size > 0
     assert not list(out.glob("auc_vs_alpha*"))  # alpha did not vary

@@ -101,6 +101,43 @@ def test_overlay_frame_upsamples_the_error_map_to_the_input():
     assert rgb.shape == (60, 100, 3) and (rgb[40, 10] == 100).all()  # plain where reconstructed well
 
 
+def test_stream_scores_and_error_maps_are_the_evaluation_paths_on_the_same_clips():
+    """``lnta.score``'s scorer and ``lnta.eval``'s test step (LNTAModule.test_step) give the same PSNR and
+    the same error map (:func:`lnta.metrics.protocol.error_map`) for every clip (edges=drop: the same clips)."""
+    from lnta.data.sampling import REFERENCE_CENTER
+    from lnta.models.module import LNTAModule
+
+    torch.manual_seed(0)
+    model = ConvAE3D(width=0.125).eval()
+    frames = np.random.default_rng(0).integers(0, 256, (20, 32, 32), dtype=np.uint8)
+    results = list(score_frames(model, iter(frames), image_size=32, clip_len=16, center=REFERENCE_CENTER,
+                                edges="drop", batch_size=3, maps=True))
+    starts = [r.frame - REFERENCE_CENTER for r in results]
+    clips = torch.from_numpy(np.stack([frames[s:s + 16] for s in starts])).unsqueeze(1)
+    module = LNTAModule(model, center=REFERENCE_CENTER, error_maps=True).eval()
+    with torch.no_grad():
+        out = module.test_step({"clip": clips, "video": torch.zeros(len(starts)), "frame": torch.tensor(starts)}, 0)
+    assert [r.psnr for r in results] == out["psnr"].tolist()
+    np.testing.assert_array_equal(np.stack([r.error for r in results]), out["error"].numpy())
+    # the overlay shows its square root: the absolute error of the grey frame, in [-1, 1] units
+    absolute = (out["reconstruction"] - out["input"]).abs().numpy()
+    np.testing.assert_allclose(np.sqrt(np.stack([r.error for r in results])), absolute, atol=1e-6)
+
+
+def test_overlay_colours_the_absolute_error_heatmap_max_the_hottest():
+    """``heatmap_max`` is in absolute units: a squared error of 0.25 (absolute 0.5) is drawn as an absolute
+    0.5 would be, the hottest colour at heatmap_max=0.5."""
+    image = np.full((64, 64), 100, np.uint8)
+    squared = np.zeros((64, 64), np.float32)
+    squared[24:40, 24:40] = 0.25  # the centre, clear of the colour bar and the text box
+    inside = (slice(26, 38), slice(26, 38))
+    shown = overlay_frame(image, squared, vmax=0.5, text="")
+    np.testing.assert_array_equal(shown[inside], heatmap_overlay(image, np.sqrt(squared), vmax=0.5)[inside])
+    hottest = heatmap_overlay(image, np.full((64, 64), 0.5, np.float32), vmax=0.5)
+    np.testing.assert_array_equal(shown[inside], hottest[inside])
+    assert (shown[10, 10] == 100).all()
+
+
 def test_find_sources(tmp_path):
     frames = np.zeros((3, 16, 16), np.uint8)
     write_avi(tmp_path / "cam1.avi", frames)
