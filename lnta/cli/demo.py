@@ -1,8 +1,8 @@
 """``python -m lnta.demo`` (``make demo``): baseline, patch and skip-frame on the synthetic data, over seeds.
 
 Each run is the real CLI, ``python -m lnta.train +experiment=synthetic_<method> seed=S``, writing into
-``<out>/<time>/<method>/seed<S>`` (a fresh folder per demo, so nothing is resumed or overwritten) with
-its console output in ``demo.log`` there. The data are the same for every run (``data.seed``); only the
+``<out>/<time>/<method>/seed<S>`` (a fresh folder per demo, so nothing is resumed or overwritten), its
+console output into ``seed<S>.log`` beside that folder. The data are the same for every run (``data.seed``); only the
 training seed differs. ``--jobs`` runs side by side, each with ``OMP_NUM_THREADS`` = cores / jobs. At the
 end: the frame-level AUC of every run (reference protocol, last epoch), mean ± std (ddof 1) per method,
 and the wall time.
@@ -55,28 +55,28 @@ class _Runner:
 
     def run(self, method: str, seed: int) -> float | None:
         """Train and test one run; returns its minutes, or None when it failed or was stopped."""
-        run_dir = self.out / method / f"seed{seed}"
-        run_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.out / method / f"seed{seed}.log"   # beside the run dir, which lnta.train owns
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}
         start = time.perf_counter()
         with self.lock:
             if self.failed:
                 return None
             print(f"[demo] start {method} seed {seed}: {' '.join(self.command(method, seed)[1:])}", flush=True)
-            with open(run_dir / "demo.log", "w") as log:
+            with open(log_path, "w") as log:
                 proc = subprocess.Popen(self.command(method, seed), stdout=log, stderr=subprocess.STDOUT, env=env)
             self.procs.add(proc)
         code = proc.wait()
         with self.lock:
             self.procs.discard(proc)
             if code != 0 and not self.failed:
-                self.failed = (f"{method} seed {seed}", run_dir, code)
+                self.failed = (f"{method} seed {seed}", log_path, code)
                 for other in self.procs:
                     other.terminate()
             if code != 0:
                 return None
         minutes = (time.perf_counter() - start) / 60
-        auc = json.loads((run_dir / "metrics.json").read_text())["auc_micro"]
+        auc = json.loads((self.out / method / f"seed{seed}" / "metrics.json").read_text())["auc_micro"]
         print(f"[demo] done  {method} seed {seed}: AUC {auc:.4f} ({minutes:.1f} min)", flush=True)
         return minutes
 
@@ -131,10 +131,10 @@ def main(argv: list[str] | None = None) -> None:
         runner.stop()
         raise
     if runner.failed:
-        name, run_dir, code = runner.failed
-        tail = (run_dir / "demo.log").read_text(errors="replace").splitlines()[-15:]
+        name, log_path, code = runner.failed
+        tail = log_path.read_text(errors="replace").splitlines()[-15:]
         print("\n".join(tail), file=sys.stderr)
-        sys.exit(f"[demo] {name} failed (exit {code}); its output: {run_dir / 'demo.log'}")
+        sys.exit(f"[demo] {name} failed (exit {code}); its output: {log_path}")
     wall = (time.perf_counter() - total) / 60
     print(f"\nFrame-level AUC on the synthetic test videos (reference protocol, last epoch; the same data, "
           f"training seeds {', '.join(map(str, seeds))}):\n")

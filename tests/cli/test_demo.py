@@ -29,7 +29,7 @@ def test_demo_prints_per_seed_aucs_and_mean_std_per_method(tmp_path):
         assert float(match[4]) == pytest.approx(np.std(aucs, ddof=1), abs=5e-5)
         config = (demo / method / "seed1" / ".hydra" / "overrides.yaml").read_text()
         assert f"+experiment=synthetic_{method}" in config and "seed=1" in config
-        assert (demo / method / "seed1" / "demo.log").stat().st_size > 0
+        assert (demo / method / "seed1.log").stat().st_size > 0             # console output beside the run
     assert re.search(r"6 runs in \d+\.\d min wall \(2 side by side, OMP_NUM_THREADS=\d+ each\)", out)
 
 
@@ -45,4 +45,4 @@ def test_demo_names_a_failed_run_and_its_log(tmp_path):
     result = run_cli("lnta.demo", "--seeds", "1", "--out", str(tmp_path / "demo"), *overrides, "model.width=-1",
                      check=False)
     assert result.returncode == 1 and "[demo] " in result.stderr and "failed (exit" in result.stderr
-    assert "demo.log" in result.stderr and "Traceback" not in result.stderr.split("[demo]")[-1]
+    assert "seed0.log" in result.stderr and "Traceback" not in result.stderr.split("[demo]")[-1]
