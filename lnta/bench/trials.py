@@ -18,7 +18,10 @@ Inference rows (batch ``--eval-batch``, ``inference_mode``, PSNR of the scored f
 
 - ``fast+jit_freeze``: ``torch.jit.trace`` under the ``fast`` autocast, ``torch.jit.freeze`` (folds
   BatchNorm into the convolutions, bf16 weights as constants) and ``torch.jit.optimize_for_inference``;
-- ``fp32+jit_freeze``: the same in fp32 (oneDNN convolutions through ``optimize_for_inference``).
+- ``fp32+jit_freeze``: the same in fp32 (oneDNN convolutions through ``optimize_for_inference``);
+- ``fast+compile_freezing``: ``fast+compile`` with Inductor's freezing on (``TORCHINDUCTOR_FREEZING=1``:
+  weights as constants, BatchNorm folded into the convolutions) — the non-deprecated successor of
+  ``jit.freeze`` (``torch.jit.trace`` warns that it is deprecated in favour of ``torch.compile``).
 
 Each row: clips/s (training) or frames/s (inference: one scored frame per clip), its ratio to
 ``exact``, the achieved GFLOP/s (FLOP counted by :func:`lnta.bench.suite.clip_gflop`) and its
@@ -43,7 +46,8 @@ from lnta.models.module import per_sample_mse
 from lnta.trainer.precision import Speed, apply_speed, autocast, resolve_speed
 
 TRAIN_TRIALS = ("exact", "fast", "fast+compile", "fast+cl_input")
-EVAL_TRIALS = ("exact", "fast", "fast+compile", "fast+cl_input", "fast+jit_freeze", "fp32+jit_freeze")
+EVAL_TRIALS = ("exact", "fast", "fast+compile", "fast+compile_freezing", "fast+cl_input", "fast+jit_freeze",
+               "fp32+jit_freeze")
 #: ``--trials`` names: ``train:NAME`` or ``eval:NAME``; ``all`` is every one.
 ALL_TRIALS = tuple(f"train:{t}" for t in TRAIN_TRIALS) + tuple(f"eval:{t}" for t in EVAL_TRIALS)
 
@@ -71,6 +75,7 @@ class Trial:
     compile: bool = False
     cl_input: bool = False
     freeze: bool = False
+    inductor_freezing: bool = False
 
     @property
     def bf16(self) -> bool:
@@ -84,7 +89,8 @@ def make_trial(name: str, device: torch.device) -> Trial:
         return Trial(name, replace(fast, trainer_precision="32-true"), freeze=True)
     base, _, extra = name.partition("+")
     speed = exact if base == "exact" else fast
-    return Trial(name, speed, compile=extra == "compile", cl_input=extra == "cl_input", freeze=extra == "jit_freeze")
+    return Trial(name, speed, compile=extra in ("compile", "compile_freezing"), cl_input=extra == "cl_input",
+                 freeze=extra == "jit_freeze", inductor_freezing=extra == "compile_freezing")
 
 
 def _input(clips: torch.Tensor, trial: Trial) -> torch.Tensor:
@@ -100,6 +106,12 @@ def _jit_autocast_recorded():
         yield
     finally:
         torch._C._jit_set_autocast_mode(previous)
+
+
+def _inductor_freezing():
+    import torch._inductor.config as inductor_config  # the documented switch: TORCHINDUCTOR_FREEZING=1
+
+    return inductor_config.patch(freezing=True)
 
 
 def _fresh_model(factory: Callable[[], torch.nn.Module], trial: Trial, device: torch.device) -> torch.nn.Module:
@@ -142,11 +154,14 @@ def eval_call(factory, trial: Trial, clips: torch.Tensor) -> tuple[Callable[[], 
         prepare_s = time.perf_counter() - t0
     elif trial.compile:
         model = torch.compile(model)
+    # Inductor's freezing (weights as constants, BatchNorm folded, oneDNN weight prepacking) applies when
+    # the graph is compiled, i.e. on the first call
+    freezing = _inductor_freezing if trial.inductor_freezing else contextlib.nullcontext
 
     @torch.inference_mode()
     def run():
         x = _input(clips, trial)
-        with autocast(trial.speed, device):
+        with freezing(), autocast(trial.speed, device):
             out = model(x)
         frame_psnr(out.float(), x, REFERENCE_CENTER)
         return out

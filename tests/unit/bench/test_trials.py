@@ -33,6 +33,8 @@ def test_trial_settings_follow_their_names():
     assert exact.speed.trainer_precision == "32-true" and not exact.speed.channels_last and not exact.bf16
     assert fast.cl_input and fast.speed.channels_last and not fast.compile
     assert make_trial("fast+compile", cpu).compile and make_trial("fast+jit_freeze", cpu).freeze
+    freezing = make_trial("fast+compile_freezing", cpu)
+    assert freezing.compile and freezing.inductor_freezing and not make_trial("fast+compile", cpu).inductor_freezing
     frozen32 = make_trial("fp32+jit_freeze", cpu)
     assert frozen32.freeze and frozen32.speed.trainer_precision == "32-true" and frozen32.speed.channels_last
 
