@@ -259,7 +259,7 @@ def markdown(summary: dict) -> str:
              f"{summary['timed']} timed iterations, {s.get('threads', '?')} threads; machine: "
              f"{s.get('machine', {}).get('cpu', '?')} ({s.get('machine', {}).get('cpu_capability', '?')}, "
              f"native bf16: {s.get('machine', {}).get('fast_bf16', '?')})",
-             "", "| pair | lnta | authors | lnta | lnta speed-up | Ped2 epoch s, authors | Ped2 epoch s, lnta "
+             "", "| pair | lnta precision | authors | lnta | lnta speed-up | Ped2 epoch s, authors | Ped2 epoch s, lnta "
              "| epoch speed-up |", "|---|---|---|---|---|---|---|---|"]
     for p in summary["pairs"]:
         if p["what"] == "test":

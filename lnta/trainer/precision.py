@@ -15,7 +15,8 @@ them to the process and the model. What ``fast`` means depends on the hardware:
 An explicit ``trainer.precision`` (Lightning's setting) wins over the one the knob derives and is
 recorded as ``trainer_precision`` in metrics.json; null derives it from the knob.
 
-``torch.compile`` is off: measured on the AVX2 CPU it did not pay (see docs/performance.md).
+``torch.compile`` is off: measured slower than eager on the AVX2 CPU and, in training and plain inference,
+on the native-bf16 CPU too (docs/performance.md; with Inductor freezing it wins for inference, not yet adopted).
 """
 from __future__ import annotations
 
