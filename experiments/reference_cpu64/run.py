@@ -143,6 +143,8 @@ def table(out: Path) -> dict:
             "std": (a.std(0, ddof=1).round(2).tolist() if len(a) > 1 else None)}
     for method in sorted({m for m, _ in groups}):
         ours, theirs = groups.get((method, "lnta")), groups.get((method, "authors"))
+        if ours and theirs and len(ours) >= 2 and len(theirs) == 1:
+            summary.setdefault("predictions", {})[method] = prediction(ours, theirs[0])
         if not ours or not theirs or len(ours) < 2 or len(theirs) < 2:
             continue
         a = np.array([r["auc_micro"] for r in ours]) * 100
@@ -157,6 +159,22 @@ def table(out: Path) -> dict:
     (out / "results.md").write_text(markdown(summary))
     print(markdown(summary))
     return summary
+
+
+def prediction(ours: list[dict], single: dict) -> list[dict]:
+    """Where the authors' side has one run: per epoch, lnta's 95% prediction interval for one more run,
+    mean ± t(0.975, n-1) · s · sqrt(1 + 1/n) over lnta's n seeds, and whether that run falls inside it."""
+    import numpy as np
+    from scipy import stats
+
+    a = np.array([r["auc_micro"] for r in ours]) * 100
+    n, rows = len(a), []
+    for e, value in enumerate(np.array(single["auc_micro"]) * 100):
+        half = stats.t.ppf(0.975, n - 1) * a[:, e].std(ddof=1) * np.sqrt(1 + 1 / n)
+        low, high = a[:, e].mean() - half, a[:, e].mean() + half
+        rows.append({"epoch": e + 1, "authors": round(float(value), 2),
+                     "interval": [round(float(low), 2), round(float(high), 2)], "inside": bool(low <= value <= high)})
+    return rows
 
 
 def markdown(summary: dict) -> str:
@@ -180,6 +198,12 @@ def markdown(summary: dict) -> str:
     for method, rows in summary["tests"].items():
         lines += [f"| {method} | {t['epoch']} | {t['diff']:+.2f} | {t['ci95'][0]:+.2f} to {t['ci95'][1]:+.2f} | "
                   f"{t['welch_p']:.3f} |" for t in rows]
+    if summary.get("predictions"):
+        lines += ["", "| method | epoch | the authors' single run | lnta's 95% prediction interval | inside |",
+                  "|---|---|---|---|---|"]
+        for method, rows in summary["predictions"].items():
+            lines += [f"| {method} | {t['epoch']} | {t['authors']:.2f} | {t['interval'][0]:.2f} to "
+                      f"{t['interval'][1]:.2f} | {'yes' if t['inside'] else 'no'} |" for t in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -60,3 +60,18 @@ def test_recorded_runs_fill_in_only_where_nothing_was_measured(tmp_path):
     assert len(same) == 1 and same[0]["auc_micro"] == [0.5, 0.5, 0.5] and not same[0].get("recorded")
     assert len(runs) == len(recorded)  # every other recorded run is included, marked as recorded
     assert sum(bool(r.get("recorded")) for r in runs) == len(recorded) - 1
+
+
+def test_a_single_authors_run_is_checked_against_lntas_prediction_interval(tmp_path):
+    ours = {0: [0.80, 0.90], 1: [0.82, 0.91], 2: [0.84, 0.92]}
+    for seed, aucs in ours.items():
+        _write(tmp_path, "lnta", "toy", seed, aucs)
+    _write(tmp_path, "authors", "toy", 0, [0.83, 0.99])
+    summary = _runner().table(tmp_path)
+    # epoch 1: mean 82, s = 2, n = 3: 82 ± t(0.975, 2) * 2 * sqrt(4/3) = 82 ± 9.94
+    half = stats.t.ppf(0.975, 2) * 2 * np.sqrt(4 / 3)
+    first, second = summary["predictions"]["toy"]
+    assert first["interval"] == [pytest.approx(82 - half, abs=0.005), pytest.approx(82 + half, abs=0.005)]
+    assert first["inside"] and not second["inside"]  # 99 is outside 91 ± 4.97
+    assert "toy" not in summary["tests"]
+    assert "| toy | 2 | 99.00 |" in (tmp_path / "results.md").read_text()
