@@ -69,8 +69,9 @@ def clone_view(clone: Path, tmp: Path) -> Path:
             (view / entry.name).symlink_to(entry)
     cifar = view / "dataset" / "cifar100" / "cifar-100-python"
     cifar.mkdir(parents=True)
-    with open(SHARED / "cifar10" / "cifar-10-batches-py" / "test_batch", "rb") as f:
-        batch = pickle.load(f, encoding="bytes")
+    from lnta.anomaly.intruders.sources import read_cifar_batch
+
+    batch = read_cifar_batch(SHARED / "cifar10" / "cifar-10-batches-py" / "test_batch")
     with open(cifar / "train", "wb") as f:  # the CIFAR-100 pickle's keys: data (N x 3072 uint8), fine_labels
         pickle.dump({"data": np.asarray(batch[b"data"], dtype=np.uint8), "fine_labels": list(batch[b"labels"])}, f)
     return view

@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import math
 import os
-import pickle
 import random
 import sys
 import time
@@ -283,12 +282,12 @@ class Sides:
         """Intruder ``k`` as their CIFAR loader yields it: ToTensor of the RGB image, (3, 32, 32) in [0, 1]."""
         from PIL import Image
 
-        from lnta.anomaly.intruders.sources import _cifar_files
+        from lnta.anomaly.intruders.sources import _cifar_files, read_cifar_batch
         if self.cifar is None:   # lnta's synthetic intruders: R = G = B, whose luma is the grey value exactly
             rgb = np.repeat(self.patch.augment.intruders.images[k].numpy()[:, :, None], 3, axis=2)
         else:
-            with open(_cifar_files(self.cifar, "test")[0], "rb") as f:
-                rgb = pickle.load(f, encoding="bytes")[b"data"][k].reshape(3, 32, 32).transpose(1, 2, 0)
+            batch = read_cifar_batch(_cifar_files(self.cifar, "test")[0])
+            rgb = batch[b"data"][k].reshape(3, 32, 32).transpose(1, 2, 0)
         return self.tv.ToTensor()(Image.fromarray(np.ascontiguousarray(rgb), "RGB"))
 
     def their_skip_pair(self, name: str, start: int, s: int, redraws: list[int]):

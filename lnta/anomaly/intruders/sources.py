@@ -1,6 +1,7 @@
 """Intruder sources for patch pseudo anomalies, read once into a compact uint8 bank."""
 from __future__ import annotations
 
+import codecs
 import logging
 import pickle
 from pathlib import Path
@@ -19,12 +20,44 @@ from lnta.io import is_macos_metadata
 log = logging.getLogger(__name__)
 
 
+def _array_globals() -> dict[tuple[str, str], object]:
+    """The globals a pickled NumPy array names (protocols 2-5, NumPy 1 and 2 module names): nothing else."""
+    probe = np.zeros(1, np.uint8)
+    reconstruct, frombuffer = probe.__reduce__()[0], probe.__reduce_ex__(5)[0]
+    allowed: dict[tuple[str, str], object] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+                                              ("_codecs", "encode"): codecs.encode}  # bytes in protocol 2
+    for package in ("numpy.core", "numpy._core"):
+        allowed[(f"{package}.multiarray", "_reconstruct")] = reconstruct
+        allowed[(f"{package}.numeric", "_frombuffer")] = frombuffer
+    return allowed
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles plain data (dicts, lists, bytes, numbers) and NumPy arrays; refuses every other global,
+    so a crafted file cannot make the load call anything (a CIFAR file is data, never code)."""
+
+    ALLOWED = _array_globals()
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self.ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing global {module}.{name}") from None
+
+
+def read_cifar_batch(path: Path) -> dict:
+    """The dict of one CIFAR python pickle (``data``, labels, ...; keys as bytes), read without running
+    anything it names. Errors: ``OSError``, ``pickle.UnpicklingError`` (also for a refused global), ``EOFError``."""
+    with open(path, "rb") as f:
+        return _ArrayUnpickler(f, encoding="bytes").load()
+
+
 def _read_cifar_pickle(path: Path) -> np.ndarray:
     try:
-        with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
-        data = np.asarray(batch[b"data"], dtype=np.uint8)
-    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as exc:
+        data = np.asarray(read_cifar_batch(path)[b"data"], dtype=np.uint8)
+    except pickle.UnpicklingError as exc:
+        raise DataError(f"{path}: not a CIFAR python pickle with a 'data' array (UnpicklingError: {exc})") from None
+    except (OSError, EOFError, KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{path}: not a CIFAR python pickle with a 'data' array ({exc.__class__.__name__})") from None
     if data.size == 0 or data.size % 3072:
         raise DataError(f"{path}: CIFAR pickle holds no 32x32 RGB images (data has {data.size} bytes)")

@@ -40,6 +40,34 @@ def test_cifar100_pickles(tmp_path, split):
     assert torch.equal(build_intruders("auto", str(root / "cifar-100-python" / split)).images, bank.images)
 
 
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_cifar_pickles_of_every_protocol_load(tmp_path, protocol):
+    data = np.random.default_rng(protocol).integers(0, 256, (3, 3072), dtype=np.uint8)
+    path = tmp_path / "batch"
+    path.write_bytes(pickle.dumps({b"data": data, b"labels": [0, 1, 2]}, protocol=protocol))
+    rgb = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    assert torch.equal(build_intruders("cifar", str(path)).images, torch.from_numpy(rgb_to_gray(rgb)))
+
+
+class _RunsCode:
+    """A pickle payload that, unpickled by ``pickle.load``, would create ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_cifar_pickle_that_names_a_callable_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "test_batch"
+    path.write_bytes(pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [_RunsCode(marker)]}))
+    with pytest.raises(DataError, match=r"test_batch: not a CIFAR python pickle .*refusing global io\.open"):
+        build_intruders("cifar", str(path))
+    assert not marker.exists()
+
+
 def test_cifar10_release_from_shared_data():
     root = shared_dataset("cifar10")
     bank = build_intruders("auto", str(root), "test")
