@@ -236,6 +236,8 @@ class Sides:
         from hydra.utils import instantiate
 
         from lnta.cli._entry import build_anomalies
+        from lnta.cli.train import build_datamodule
+        from lnta.trainer.precision import resolve_speed
 
         def experiment(name: str, *extra: str):
             GlobalHydra.instance().clear()
@@ -250,7 +252,8 @@ class Sides:
         intruder = ([f"anomaly.intruder.path={cifar}", "anomaly.intruder.split=test"] if cifar else
                     ["anomaly.intruder.source=synthetic", "anomaly.intruder.path=null"])
         patch_cfg = experiment("ped2_patch", *intruder)
-        self.datamodule = instantiate(skip_cfg.data, _convert_="object")
+        # lnta.train's own data module: the skip set comes from anomaly.skips, as in a training run
+        self.datamodule = build_datamodule(skip_cfg, resolve_speed("exact", "cpu"))
         (self.skip,), (self.patch,) = build_anomalies(skip_cfg.anomaly), build_anomalies(patch_cfg.anomaly)
         self.model_cfg, self.optimizer = skip_cfg.model, instantiate(skip_cfg.optimizer)
         self.instantiate = instantiate
