@@ -34,7 +34,6 @@ import os
 import pickle
 import re
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -98,16 +97,10 @@ def test_subset(tmp: Path, videos: int) -> tuple[Path, list[int]]:
 # ---------------------------------------------------------------- jobs
 
 def _run(cmd: list[str], log: Path, env: dict, cwd: Path = REPO) -> tuple[str, float]:
-    log.parent.mkdir(parents=True, exist_ok=True)
+    """The study runner's ``_run`` (output logged, one-line failure), plus the process's wall seconds."""
     t0 = time.monotonic()
-    with open(log, "a") as f:
-        f.write(f"\n$ {shlex.join(cmd)}\n")
-        f.flush()
-        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        f.write(proc.stdout)
-    if proc.returncode != 0:
-        raise SystemExit(f"error: {shlex.join(cmd[:6])} ... failed ({proc.returncode}); see {log}")
-    return proc.stdout, time.monotonic() - t0
+    output = _study._run(cmd, log, cwd=cwd, env=env)
+    return output, time.monotonic() - t0
 
 
 def _env(threads: int) -> dict:

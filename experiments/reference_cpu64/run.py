@@ -37,12 +37,14 @@ AUTHORS_METHOD = {"baseline": [], "skip": ["--pseudo_anomaly_jump_inpainting", "
                             "--max_move", "10"]}
 
 
-def _run(cmd: list[str], log: Path, cwd: Path | None = None) -> str:
+def _run(cmd: list[str], log: Path, cwd: Path | None = None, env: dict | None = None) -> str:
+    """Run ``cmd`` (in ``cwd``, with ``env``), appending the command and its output to ``log``; returns
+    the output. A failure exits with one line naming the command and the log."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as f:
         f.write(f"\n$ {shlex.join(cmd)}\n")
         f.flush()
-        proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         f.write(proc.stdout)
     if proc.returncode != 0:
         raise SystemExit(f"error: {shlex.join(cmd)} failed ({proc.returncode}); see {log}")
