@@ -169,24 +169,31 @@ def machine(device: torch.device) -> dict:
             "lightning": pytorch_lightning.__version__, "platform": platform.platform()}
 
 
+def peaks_and_flop(args, device: torch.device) -> dict:
+    """The matmul peaks (fp32 and bf16, GFLOP/s, at ``--matmul-n`` or the device's default side) and the
+    FLOP of one clip (forward, training step) at the bench's size: the yardsticks of the suite and the trials."""
+    peak_n = args.matmul_n or (4096 if device.type == "cuda" else 256 if args.quick else 1024)
+    # emulated bf16 (no native support) is ~40x slower: a smaller product keeps it to seconds
+    bf16_n = peak_n if fast_bf16(device) else peak_n // 2
+    fwd, train = clip_gflop(lambda: ConvAE3D(width=args.width), args.frames, args.size)
+    return {"matmul_n": peak_n, "matmul_n_bf16": bf16_n,
+            "peak_gflops_fp32": matmul_peak_gflops(torch.float32, device, peak_n, args.repeats),
+            "peak_gflops_bf16": matmul_peak_gflops(torch.bfloat16, device, bf16_n, args.repeats),
+            "gflop_per_clip_fwd": fwd, "gflop_per_clip_train": train}
+
+
 def measure(args) -> dict:
     device = torch.device(args.device)
     exact, fast = resolve_speed("exact", device), resolve_speed("fast", device)
     size, frames, batch, reps = args.size, args.frames, args.batch, args.repeats
     factory = lambda: ConvAE3D(width=args.width)  # noqa: E731
-    peak_n = args.matmul_n or (4096 if device.type == "cuda" else 256 if args.quick else 1024)
     res = {"image_size": size, "clip_len": frames, "batch_size": batch, "eval_batch_size": args.eval_batch,
-           "model_width": args.width, "repeats": reps, "quick": args.quick, "matmul_n": peak_n,
-           "loader_skips": list(SKIPS),
+           "model_width": args.width, "repeats": reps, "quick": args.quick, "loader_skips": list(SKIPS),
            "fast_settings": dataclasses.asdict(fast), "machine": machine(device)}
     log = lambda key: print(f"  {key} = {res[key]:.4g}", file=sys.stderr, flush=True)  # noqa: E731
-    # emulated bf16 (no native support) is ~40x slower: a smaller product keeps it to seconds
-    bf16_n = peak_n if fast_bf16(device) else peak_n // 2
-    res["matmul_n_bf16"] = bf16_n
-    for key, dtype, n in (("peak_gflops_fp32", torch.float32, peak_n), ("peak_gflops_bf16", torch.bfloat16, bf16_n)):
-        res[key] = matmul_peak_gflops(dtype, device, n, reps)
+    res.update(peaks_and_flop(args, device))
+    for key in ("peak_gflops_fp32", "peak_gflops_bf16"):
         log(key)
-    res["gflop_per_clip_fwd"], res["gflop_per_clip_train"] = clip_gflop(factory, frames, size)
 
     torch.manual_seed(0)
     clips = torch.randint(0, 256, (batch, 1, frames, size, size), dtype=torch.uint8, device=device)
@@ -230,13 +237,7 @@ def measure_trials(args) -> tuple[dict, str]:
     if args.profile:
         res["profile"] = run_profile(args, args.top)
         return res, profile_table(res)
-    peak_n = args.matmul_n or (4096 if device.type == "cuda" else 256 if args.quick else 1024)
-    bf16_n = peak_n if fast_bf16(device) else peak_n // 2  # emulated bf16 is ~40x slower
-    res.update(matmul_n=peak_n, matmul_n_bf16=bf16_n,
-               peak_gflops_fp32=matmul_peak_gflops(torch.float32, device, peak_n, args.repeats),
-               peak_gflops_bf16=matmul_peak_gflops(torch.bfloat16, device, bf16_n, args.repeats))
-    res["gflop_per_clip_fwd"], res["gflop_per_clip_train"] = clip_gflop(lambda: ConvAE3D(width=args.width),
-                                                                        args.frames, args.size)
+    res.update(peaks_and_flop(args, device))
     peaks = {"fp32": res["peak_gflops_fp32"], "bf16": res["peak_gflops_bf16"]}
     res["trials"] = run_trials(args, args.trials, peaks,
                                {"train": res["gflop_per_clip_train"], "eval": res["gflop_per_clip_fwd"]})
