@@ -62,9 +62,10 @@ class _Runner:
         with self.lock:
             if self.failed:
                 return None
-            print(f"[demo] start {method} seed {seed}: {' '.join(self.command(method, seed)[1:])}", flush=True)
+            command = self.command(method, seed)
+            print(f"[demo] start {method} seed {seed}: {' '.join(command[1:])}", flush=True)
             with open(log_path, "w") as log:
-                proc = subprocess.Popen(self.command(method, seed), stdout=log, stderr=subprocess.STDOUT, env=env)
+                proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
             self.procs.add(proc)
         code = proc.wait()
         with self.lock:
