@@ -1,6 +1,7 @@
 """Shared fixtures: the real CLI as a subprocess, tiny synthetic data, the shared real datasets."""
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -10,6 +11,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "datasets"
+
+
+@functools.cache
+def inductor_compiles() -> bool:
+    """Whether torch.compile (Inductor) compiles here: it needs a C++ compiler and the Python headers
+    at run time, and compiled testing falls back to eager without them. Asked once, by compiling."""
+    import torch
+
+    try:
+        return bool(torch.compile(lambda x: x * 2 + 1, dynamic=False)(torch.ones(3)).sum() == 9)
+    except Exception:  # Inductor's BackendCompilerFailed (InvalidCxxCompiler, a failed build, ...)
+        return False
 
 
 def shared_dataset(*parts: str) -> Path:
@@ -34,11 +47,14 @@ def run_cli(module: str, *overrides: str, check: bool = True, env: dict | None =
 
 
 def tiny_overrides(tmp: Path, run_dir: Path | None = None) -> list[str]:
-    """Overrides for a seconds-long run: tiny synthetic videos, a narrow AE, two steps."""
+    """Overrides for a seconds-long run: tiny synthetic videos, a narrow AE, two steps, eager testing."""
     return [
         f"data.root={tmp / 'synthetic'}", "data.size=32", "data.image_size=32", "data.train_videos=2",
         "data.test_videos=2", "data.frames_per_video=40", "model.width=0.125",
         "trainer.max_epochs=1", "trainer.max_steps=2", "trainer.enable_progress_bar=false",
+        # eager testing: compiling costs ~8 s a run; the compiled path has its own tests
+        # (tests/unit/trainer/test_compiled.py, tests/cli/test_train_eval_cli.py), which override this
+        "inference_compile=false",
         f"hydra.run.dir={run_dir or tmp / 'run'}",
     ]
 

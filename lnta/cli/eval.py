@@ -18,9 +18,11 @@ EPOCH_CKPT = re.compile(r"epoch(\d+)\.ckpt$")
 
 def _speed(cfg: DictConfig, checkpoint: dict):
     from lnta.trainer.checkpoint import CONFIG_KEY  # here, not at the top: ``--help`` stays fast
-    from lnta.trainer.precision import precision_of, speed_from_config
+    from lnta.trainer.precision import inference_compile_of, precision_of, speed_from_config
 
-    return speed_from_config(cfg, precision_of(cfg.get("precision"), checkpoint[CONFIG_KEY]))
+    trained = checkpoint[CONFIG_KEY]
+    return speed_from_config(cfg, precision_of(cfg.get("precision"), trained),
+                             inference_compile_of(cfg.get("inference_compile"), trained))
 
 
 def _datamodule(cfg: DictConfig, trained: dict, eval_batch_scale: int):
@@ -34,6 +36,7 @@ def _datamodule(cfg: DictConfig, trained: dict, eval_batch_scale: int):
 def _test(cfg: DictConfig, checkpoint: dict, ckpt_path: Path, datamodule, output_dir: Path) -> dict:
     from lnta.metrics.evaluate import Evaluation
     from lnta.trainer.checkpoint import module_from_checkpoint, trained_position
+    from lnta.trainer.compiled import compiled_last, inference_forward
     from lnta.trainer.precision import apply_speed
 
     speed = _speed(cfg, checkpoint)
@@ -43,11 +46,13 @@ def _test(cfg: DictConfig, checkpoint: dict, ckpt_path: Path, datamodule, output
                                       logger=False)
     module = module_from_checkpoint(checkpoint, error_maps=tests.error_maps)
     apply_speed(speed, module.model)
+    module.test_forward = inference_forward(speed, module.model)
     trainer.test(module, datamodule=datamodule, verbose=False)
     epoch, global_step = trained_position(checkpoint)  # as training recorded them, not this trainer's
     return tests.write(trainer, module, datamodule, output_dir, {
         "epoch": epoch, "global_step": global_step, "ckpt_path": str(ckpt_path.resolve()),
-        "precision": speed.precision, "trainer_precision": speed.trainer_precision})
+        "precision": speed.precision, "trainer_precision": speed.trainer_precision,
+        "inference_compiled": compiled_last(module.test_forward)})
 
 
 def epoch_checkpoints(folder: Path) -> list[Path]:

@@ -41,6 +41,7 @@ def train(cfg: DictConfig) -> dict | None:
     from lnta.callbacks.resume import expected_checkpoint_dir, resume_checkpoint
     from lnta.metrics.evaluate import Evaluation
     from lnta.trainer.checkpoint import AtomicCheckpointIO, check_resumable, load_checkpoint
+    from lnta.trainer.compiled import compiled_last, inference_forward
     from lnta.trainer.precision import speed_from_config
 
     check_train_config(cfg)
@@ -70,9 +71,11 @@ def train(cfg: DictConfig) -> dict | None:
         if cfg.test_after_fit:
             epoch = trainer.current_epoch - 1  # the last completed epoch, from 0 (README "Training and evaluation")
             tests.frame.epoch = epoch  # the test row of csv/metrics.csv says the same
+            module.test_forward = inference_forward(speed, module.model)
             trainer.test(module, datamodule=datamodule, verbose=False)
             metrics = tests.write(trainer, module, datamodule, output_dir, {
-                "epoch": epoch, "precision": speed.precision, "trainer_precision": speed.trainer_precision})
+                "epoch": epoch, "precision": speed.precision, "trainer_precision": speed.trainer_precision,
+                "inference_compiled": compiled_last(module.test_forward)})
     except BaseException:
         finish_loggers(trainer.loggers, failed=True)
         raise

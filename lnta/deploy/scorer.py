@@ -26,7 +26,8 @@ from lnta.deploy.overlay import KeepFrames, OverlayWriter
 from lnta.report.plots import plot_score_timeline
 from lnta.metrics.protocol import minmax_anomaly_scores
 from lnta.deploy.stream import Source, find_sources, score_frames
-from lnta.trainer.precision import apply_speed, precision_of, resolve_device, resolve_speed
+from lnta.trainer.compiled import compiled_last, inference_forward
+from lnta.trainer.precision import apply_speed, inference_compile_of, precision_of, resolve_device, resolve_speed
 
 log = logging.getLogger("lnta.score")
 
@@ -44,8 +45,11 @@ class VideoScorer:
         trained = checkpoint[CONFIG_KEY]["data"]
         self.cfg, self.out = cfg, out
         self.device = resolve_device(cfg.device)
-        self.speed = resolve_speed(precision_of(cfg.get("precision"), checkpoint[CONFIG_KEY]), self.device)
+        trained_run = checkpoint[CONFIG_KEY]
+        self.speed = resolve_speed(precision_of(cfg.get("precision"), trained_run), self.device,
+                                   inference_compile=inference_compile_of(cfg.get("inference_compile"), trained_run))
         self.model = apply_speed(self.speed, module_from_checkpoint(checkpoint).model.eval().to(self.device))
+        self.forward = inference_forward(self.speed, self.model)
         self.image_size, self.clip_len = trained["image_size"], trained["clip_len"]
         self.center = trained.get("center", REFERENCE_CENTER)
         self.stats = checkpoint.get(CALIBRATION_KEY)
@@ -76,7 +80,7 @@ class VideoScorer:
         ``frames`` (default ``source.frames()``); a source of which no frame can be read is an error
         naming it."""
         self._read = 0
-        for r in score_frames(self.model, self._counted(source.frames() if frames is None else frames), image_size=self.image_size, clip_len=self.clip_len,
+        for r in score_frames(self.forward, self._counted(source.frames() if frames is None else frames), image_size=self.image_size, clip_len=self.clip_len,
                               center=self.center, edges=edges, batch_size=self.cfg.batch_size,
                               device=self.device, maps=maps, speed=self.speed):
             yield r
@@ -150,8 +154,9 @@ def score(cfg: DictConfig) -> dict:
     checkpoint = load_checkpoint(cfg.ckpt_path)
     sources = find_sources(str(cfg.input), cfg.input_format)
     scorer = VideoScorer(cfg, checkpoint, out)
-    log.info("scoring %d video(s) on %s, edges=%s, precision=%s (%s)", len(sources), scorer.device, cfg.edges,
-             scorer.speed.precision, scorer.speed.trainer_precision)
+    log.info("scoring %d video(s) on %s, edges=%s, precision=%s (%s%s)", len(sources), scorer.device, cfg.edges,
+             scorer.speed.precision, scorer.speed.trainer_precision,
+             ", compiled with freezing" if scorer.speed.inference_compile else "")
     origin = scorer.threshold_origin()
     if origin:
         log.info("threshold z > %.3f set by %s on %d frames of %s%s", scorer.threshold,
@@ -171,6 +176,7 @@ def score(cfg: DictConfig) -> dict:
             writer.writerow(CSV_COLUMNS)
             for source in sources:
                 report["videos"][source.name] = scorer.score(source, writer)
+        report["inference_compiled"] = compiled_last(scorer.forward)
         write_json(stage / "flagged.json", report)
     log.info("wrote %s", out)
     return report

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -96,12 +96,12 @@ def _score_batch(model, batch, center, device, maps, speed) -> Iterator[FrameRes
                           error[k] if maps else None)
 
 
-def score_frames(model: torch.nn.Module, frames: Iterable[np.ndarray], *, image_size, clip_len: int,
+def score_frames(model: Callable[[torch.Tensor], torch.Tensor], frames: Iterable[np.ndarray], *, image_size, clip_len: int,
                  center: int, edges: str = "pad", batch_size: int = 16, device="cpu",
                  maps: bool = False, speed: Speed | None = None) -> Iterator[FrameResult]:
     """Per-frame PSNRs of a frame stream, yielded as soon as each batch of clips is computed.
 
-    ``model`` is in eval mode on ``device``; frames are resized to ``image_size`` as in training.
+    ``model`` is in eval mode on ``device`` (or its :func:`~lnta.trainer.compiled.inference_forward`); frames are resized to ``image_size`` as in training.
     ``speed`` (:func:`lnta.trainer.precision.resolve_speed`) sets the autocast, as in ``lnta.eval``;
     None runs fp32.
     With ``maps`` each result also carries the scored frame and its reconstruction error map

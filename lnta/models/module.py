@@ -38,7 +38,9 @@ class LNTAModule(pl.LightningModule):
     ``optimizer``: a factory ``params -> torch.optim.Optimizer`` (the ``optimizer`` config with
     ``_partial_: true``); required to train. ``config``: the run's resolved config as plain
     containers, stored in every checkpoint. ``calibration``: the normal-PSNR statistics of the
-    current weights (:mod:`lnta.metrics.calibration`), None until computed.
+    current weights (:mod:`lnta.metrics.calibration`), None until computed. ``test_forward``: the
+    callable ``test_step`` reconstructs with (:func:`lnta.trainer.compiled.inference_forward`); None
+    (the default) uses ``model``.
     """
 
     def __init__(self, model: nn.Module, anomalies: Sequence[PseudoAnomaly] = (),
@@ -52,6 +54,7 @@ class LNTAModule(pl.LightningModule):
         self.error_maps = bool(error_maps)
         self.config = config
         self.calibration = calibration
+        self.test_forward: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self.model(clips)
@@ -101,7 +104,7 @@ class LNTAModule(pl.LightningModule):
 
     def test_step(self, batch: dict, batch_idx: int) -> dict:
         clips = to_unit(batch["clip"])
-        reconstruction = self.model(clips)
+        reconstruction = (self.test_forward or self.model)(clips)
         out = {"psnr": frame_psnr(reconstruction, clips, self.center), "video": batch["video"], "frame": batch["frame"]}
         if "label" in batch:
             out["label"] = batch["label"]

@@ -11,12 +11,17 @@ them to the process and the model. What ``fast`` means depends on the hardware:
 - cuDNN autotuning and TF32 for the remaining fp32 matmuls on GPU.
 - larger test batches on GPU (``gpu_eval_batch_scale``, passed to the data module); testing always
   runs under ``inference_mode``.
+- testing and scoring through ``torch.compile`` with Inductor freezing (``inference_compile``,
+  :mod:`lnta.trainer.compiled`): ``auto`` where it was measured faster, i.e. on CPUs with native bf16;
+  ``true`` wherever ``fast`` runs (GPUs included, not measured there); ``false`` never. ``exact``
+  never compiles, whatever the setting.
 
 An explicit ``trainer.precision`` (Lightning's setting) wins over the one the knob derives and is
 recorded as ``trainer_precision`` in metrics.json; null derives it from the knob.
 
-``torch.compile`` is off: measured slower than eager on the AVX2 CPU and, in training and plain inference,
-on the native-bf16 CPU too (docs/performance.md; with Inductor freezing it wins for inference, not yet adopted).
+Training never compiles: ``torch.compile`` was measured slower than eager on the AVX2 CPU and, in
+training and in plain inference, on the native-bf16 CPU too; only inference with Inductor freezing
+won (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ class Speed:
     cudnn_benchmark: bool       # cuDNN autotuning (GPU)
     tf32: bool                  # TF32 for fp32 matmuls and convs (GPU)
     eval_batch_scale: int       # multiplies data.eval_batch_size
+    inference_compile: bool = False  # test and score through torch.compile with Inductor freezing
 
 
 def fast_bf16(device: torch.device | str) -> bool:
@@ -73,12 +79,25 @@ GPU_EVAL_BATCH_SCALE = 4
 
 
 def resolve_speed(precision: str, device: torch.device | str, gpu_eval_batch_scale: int = GPU_EVAL_BATCH_SCALE,
-                  trainer_precision: str | None = None) -> Speed:
+                  trainer_precision: str | None = None, inference_compile: str | bool = "auto") -> Speed:
     """Concrete settings for ``precision`` ('fast' or 'exact') on ``device``; ``fast`` on a GPU
     multiplies the test batch by ``gpu_eval_batch_scale``; an explicit ``trainer_precision``
-    (e.g. ``bf16-mixed``) replaces the derived Lightning precision."""
+    (e.g. ``bf16-mixed``) replaces the derived Lightning precision; ``inference_compile``
+    (auto | true | false) as in the module docstring. Errors: :class:`ConfigError` for an unknown
+    precision or inference_compile."""
     speed = _resolve(precision, device, gpu_eval_batch_scale)
+    speed = replace(speed, inference_compile=_inference_compile(inference_compile, speed, device))
     return replace(speed, trainer_precision=str(trainer_precision)) if trainer_precision is not None else speed
+
+
+def _inference_compile(setting: str | bool, speed: Speed, device: torch.device | str) -> bool:
+    if not (setting == "auto" or isinstance(setting, bool)):
+        raise ConfigError(f"inference_compile={setting!r}: expected auto, true or false")
+    if speed.precision == "exact":  # exact keeps the reference's eager numerics, whatever is inherited
+        return False
+    if setting == "auto":  # only where it was measured faster (docs/performance.md)
+        return torch.device(device).type == "cpu" and fast_bf16(device)
+    return setting
 
 
 def _resolve(precision: str, device: torch.device | str, gpu_eval_batch_scale: int) -> Speed:
@@ -101,6 +120,16 @@ def precision_of(requested: str | None, trained: dict | None) -> str:
     return (trained or {}).get("precision") or "exact"
 
 
+def inference_compile_of(requested: str | bool | None, trained: dict | None) -> str | bool:
+    """``inference_compile`` by the same rule: the requested setting, else the checkpoint's run
+    config's, so a re-test reproduces the end-of-training numbers; a checkpoint without one
+    (trained before the setting existed, or converted) gets ``false``, which is how it was tested."""
+    if requested is not None:
+        return requested
+    found = (trained or {}).get("inference_compile")
+    return False if found is None else found
+
+
 def autocast(speed: Speed | None, device: torch.device | str):
     """The autocast context of ``speed`` on ``device`` (bf16 where the knob resolved to
     ``bf16-mixed``, else a no-op; None: fp32), as Lightning's precision plugin uses it in ``test_step``."""
@@ -109,11 +138,15 @@ def autocast(speed: Speed | None, device: torch.device | str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
-def speed_from_config(cfg, precision: str | None = None) -> Speed:
+def speed_from_config(cfg, precision: str | None = None, inference_compile: str | bool | None = None) -> Speed:
     """The settings of a command config for its ``trainer.accelerator``: the knob ``precision``
-    (default ``cfg.precision``), ``gpu_eval_batch_scale`` and an explicit ``trainer.precision``."""
+    (default ``cfg.precision``), ``gpu_eval_batch_scale``, an explicit ``trainer.precision`` and
+    ``inference_compile`` (default ``cfg.inference_compile``, else auto)."""
+    if inference_compile is None:
+        inference_compile = cfg.get("inference_compile", "auto")
     return resolve_speed(precision or cfg.precision, resolve_device(cfg.trainer.get("accelerator"), "trainer.accelerator"),
-                         cfg.get("gpu_eval_batch_scale", GPU_EVAL_BATCH_SCALE), cfg.trainer.get("precision"))
+                         cfg.get("gpu_eval_batch_scale", GPU_EVAL_BATCH_SCALE), cfg.trainer.get("precision"),
+                         inference_compile)
 
 
 def apply_speed(speed: Speed, model: nn.Module | None = None) -> nn.Module | None:

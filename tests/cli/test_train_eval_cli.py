@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lnta.metrics.protocol import roc_auc
-from tests.conftest import run_cli
+from tests.conftest import inductor_compiles, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -33,11 +33,13 @@ def test_train_writes_consistent_outputs(tmp_path, tiny, experiment):
     assert list((run / "checkpoints").glob("epoch*.ckpt"))
 
 
-@pytest.mark.parametrize("precision", ["exact", "fast"])
-def test_eval_reproduces_train_metrics(tmp_path, tiny, precision):
+@pytest.mark.parametrize("precision, inference_compile", [("exact", "false"), ("fast", "false"), ("fast", "true")])
+def test_eval_reproduces_train_metrics(tmp_path, tiny, precision, inference_compile):
     """lnta.eval re-tests a checkpoint in the precision it was trained with (on a native-bf16 CPU an
-    exact run must not be re-tested in bf16), records it, and reproduces the end-of-training AUC."""
-    run_cli("lnta.train", *tiny, f"precision={precision}")
+    exact run must not be re-tested in bf16) and with its inference_compile (a frozen graph's
+    numerics differ from eager by float reassociation), records both, and reproduces the
+    end-of-training AUC."""
+    run_cli("lnta.train", *tiny, f"precision={precision}", f"inference_compile={inference_compile}")
     run = tmp_path / "run"
     ckpt = run / "checkpoints" / "last.ckpt"
     run_cli("lnta.eval", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'eval'}",
@@ -48,6 +50,28 @@ def test_eval_reproduces_train_metrics(tmp_path, tiny, precision):
     assert evaluated["n_frames_scored"] == trained["n_frames_scored"]
     assert evaluated["precision"] == trained["precision"] == precision
     assert evaluated["trainer_precision"] == trained["trainer_precision"]
+    compiled = inference_compile == "true" and inductor_compiles()
+    assert evaluated["inference_compiled"] is trained["inference_compiled"] is compiled
+
+
+def test_eval_of_a_run_folder_tests_each_epoch_with_its_own_weights_when_compiled(tmp_path, tiny):
+    """A frozen graph holds its weights as constants: testing epoch after epoch in one process must
+    give each checkpoint's own numbers, the ones a process testing that checkpoint alone gives."""
+    run_cli("lnta.train", *tiny, "trainer.max_epochs=2", "trainer.max_steps=-1", "inference_compile=true")
+    run = tmp_path / "run"
+    run_cli("lnta.eval", f"ckpt_path={run}", f"hydra.run.dir={tmp_path / 'all'}", "trainer.enable_progress_bar=false")
+    psnr = {}
+    for ckpt in sorted((run / "checkpoints").glob("epoch*.ckpt")):
+        together = json.loads((tmp_path / "all" / ckpt.stem / "metrics.json").read_text())
+        run_cli("lnta.eval", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / ckpt.stem}",
+                "trainer.enable_progress_bar=false")
+        alone = json.loads((tmp_path / ckpt.stem / "metrics.json").read_text())
+        assert together["inference_compiled"] is alone["inference_compiled"] is inductor_compiles()
+        assert together["auc_micro"] == pytest.approx(alone["auc_micro"], abs=1e-9)
+        psnr[ckpt.stem] = [r["psnr"] for r in _read_scores(tmp_path / "all" / ckpt.stem / "scores.csv")]
+        assert psnr[ckpt.stem] == [r["psnr"] for r in _read_scores(tmp_path / ckpt.stem / "scores.csv")]
+    assert list(psnr) == ["epoch000", "epoch001"]
+    assert psnr["epoch000"] != psnr["epoch001"]  # the weights differ, so a stale graph would show
 
 
 def test_trainer_precision_and_false_alarm_rate_take_effect(tmp_path, tiny):
