@@ -11,8 +11,9 @@ later steps do not decode again), ``bench_b4`` / ``bench_b32`` (``python -m lnta
 32; ``fast`` figures, ``exact`` beside them), ``on_device`` (a short ``data.on_device=true`` training run:
 are the frames on the device?), ``ddp`` (``trainer=ddp trainer.devices=1``, short, then its test),
 ``train`` (Ped2 skip-frame for as many whole epochs as fit in ``--budget-s``), ``eval`` (``python -m
-lnta.eval`` on its ``last.ckpt``), ``compile`` (``torch.compile`` against eager: lnta has no compile
-switch, so the model's training step is timed directly here) and ``estimate`` (60 Ped2 epochs from the
+lnta.eval`` on its ``last.ckpt``), ``compile`` (``torch.compile`` against eager for the training step, which lnta
+never compiles, so the step is timed directly here; testing's ``inference_compile`` is ``auto``, i.e.
+off, on a GPU) and ``estimate`` (60 Ped2 epochs from the
 measured throughput, against the goal of 5 minutes on one H200 with on-device data).
 
 The whole check stops starting steps after ``--total-s`` seconds and shortens the training budget so

@@ -21,7 +21,8 @@ Inference rows (batch ``--eval-batch``, ``inference_mode``, PSNR of the scored f
 - ``fp32+jit_freeze``: the same in fp32 (oneDNN convolutions through ``optimize_for_inference``);
 - ``fast+compile_freezing``: ``fast+compile`` with Inductor's freezing on (``TORCHINDUCTOR_FREEZING=1``:
   weights as constants, BatchNorm folded into the convolutions) — the non-deprecated successor of
-  ``jit.freeze`` (``torch.jit.trace`` warns that it is deprecated in favour of ``torch.compile``).
+  ``jit.freeze`` (``torch.jit.trace`` warns that it is deprecated in favour of ``torch.compile``),
+  through :class:`lnta.trainer.compiled.FrozenForward`, the code ``inference_compile`` runs.
 
 Each row: clips/s (training) or frames/s (inference: one scored frame per clip), its ratio to
 ``exact``, the achieved GFLOP/s (FLOP counted by :func:`lnta.bench.suite.clip_gflop`) and its
@@ -43,6 +44,7 @@ from lnta.data.transforms import to_unit
 from lnta.metrics.protocol import frame_psnr
 from lnta.models import ConvAE3D
 from lnta.models.module import per_sample_mse
+from lnta.trainer.compiled import FrozenForward
 from lnta.trainer.precision import Speed, apply_speed, autocast, resolve_speed
 
 TRAIN_TRIALS = ("exact", "fast", "fast+compile", "fast+cl_input")
@@ -108,12 +110,6 @@ def _jit_autocast_recorded():
         torch._C._jit_set_autocast_mode(previous)
 
 
-def _inductor_freezing():
-    import torch._inductor.config as inductor_config  # the documented switch: TORCHINDUCTOR_FREEZING=1
-
-    return inductor_config.patch(freezing=True)
-
-
 def _fresh_model(factory: Callable[[], torch.nn.Module], trial: Trial, device: torch.device) -> torch.nn.Module:
     torch.manual_seed(0)
     return apply_speed(trial.speed, factory().to(device))
@@ -152,16 +148,15 @@ def eval_call(factory, trial: Trial, clips: torch.Tensor) -> tuple[Callable[[], 
             traced = torch.jit.trace(model, _input(clips, trial), check_trace=False)
             model = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
         prepare_s = time.perf_counter() - t0
+    elif trial.inductor_freezing:  # what precision=fast adopted for testing (lnta.trainer.compiled)
+        model = FrozenForward(model)
     elif trial.compile:
         model = torch.compile(model)
-    # Inductor's freezing (weights as constants, BatchNorm folded, oneDNN weight prepacking) applies when
-    # the graph is compiled, i.e. on the first call
-    freezing = _inductor_freezing if trial.inductor_freezing else contextlib.nullcontext
 
     @torch.inference_mode()
     def run():
         x = _input(clips, trial)
-        with freezing(), autocast(trial.speed, device):
+        with autocast(trial.speed, device):
             out = model(x)
         frame_psnr(out.float(), x, REFERENCE_CENTER)
         return out
