@@ -12,8 +12,8 @@ import dataclasses
 import os
 import platform
 import sys
-import time
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
