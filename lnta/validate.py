@@ -172,7 +172,7 @@ RANGES: dict[str, Callable[[str, object], None]] = {
     "data.seed": _SEED, "data.size": Range(low=8), "data.train_videos": _COUNT, "data.test_videos": _COUNT,
     "data.frames_per_video": _COUNT,
     # model, optimizer
-    "model.in_channels": _COUNT, "model.width": _POSITIVE,
+    "model.in_channels": _COUNT, "model.width": _POSITIVE, "model.stages": Range(low=1, high=4),
     "optimizer.lr": _POSITIVE, "optimizer.betas": Range(integer=False, low=0, high=1, open_high=True, items=True),
     "optimizer.weight_decay": Range(integer=False, low=0),
     "model.slots": _COUNT, "model.shrink_threshold": Range(integer=False, low=0, high=1, open_high=True),
@@ -248,9 +248,11 @@ def check_ranges(cfg: DictConfig) -> None:
 
 def check_shapes(data: DictConfig, model: DictConfig) -> None:
     """Image size and clip length must suit the model's down-sampling (and the scored frame)."""
+    from lnta.models.conv_ae3d import REFERENCE_STAGES  # noqa: PLC0415 - get_class imports torch anyway
+
     model_class = hydra.utils.get_class(model._target_)
-    spatial = getattr(model_class, "spatial_factor", 1)
-    temporal = getattr(model_class, "temporal_factor", 1)
+    factors = getattr(model_class, "factors", None)
+    temporal, spatial = factors(model.get("stages", REFERENCE_STAGES)) if factors else (1, 1)
     size = data.get("image_size")
     sizes = list(size) if OmegaConf.is_list(size) else [size]
     if any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 or s % spatial for s in sizes):

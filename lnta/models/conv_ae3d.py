@@ -4,8 +4,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lnta.errors import ConfigError
+
 # Reference channel widths at width=1.0 (METHOD.md): encoder 1->96->128->256->256, decoder mirrored.
 _BASE_CHANNELS = (96, 128, 256, 256)
+# Strides (T, H, W) of the encoder's stages; the reference has all four.
+_STRIDES = ((1, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2))
+REFERENCE_STAGES = 4
 
 
 def _scaled(channels: int, width: float) -> int:
@@ -35,33 +40,42 @@ class ConvAE3D(nn.Module):
     H and W by 16 and T by 8 (16x256x256 -> latent 256x2x16x16). ``width`` scales every hidden
     channel count, for cheap CPU configurations. Layer positions inside ``encoder``/``decoder``
     match the authors' ``nn.Sequential`` indices, so their state dicts load by name.
+
+    ``stages`` (1-4, default 4 = the reference) keeps the first ``stages`` encoder stages and their
+    mirrored decoder stages: H and W are downsampled by ``2**stages``, T by ``2**(stages - 1)``. Fewer
+    stages keep small objects in the latent (the demo's model; README, "The demo").
     """
 
-    #: T, H and W must be divisible by these for the output to match the input shape.
-    temporal_factor = 8
-    spatial_factor = 16
     #: The last layer of ``decoder`` (None: the transposed conv is the last; MemAE has no Tanh).
     output_activation: type[nn.Module] | None = nn.Tanh
 
-    def __init__(self, in_channels: int = 1, width: float = 1.0):
+    @staticmethod
+    def factors(stages: int = REFERENCE_STAGES) -> tuple[int, int]:
+        """``(temporal, spatial)``: T and H, W must be divisible by these for the output to match the input."""
+        return 2 ** (stages - 1), 2 ** stages
+
+    def __init__(self, in_channels: int = 1, width: float = 1.0, stages: int = REFERENCE_STAGES):
         super().__init__()
         if width <= 0:
             raise ValueError(f"model.width must be > 0, got {width}")
-        c1, c2, c3, c4 = (_scaled(c, width) for c in _BASE_CHANNELS)
+        if isinstance(stages, bool) or stages not in range(1, len(_STRIDES) + 1):
+            raise ConfigError(f"model.stages={stages}: expected an integer from 1 to {len(_STRIDES)}")
+        channels = [_scaled(c, width) for c in _BASE_CHANNELS[:stages]]
         self.in_channels = in_channels
         self.width = width
-        self.latent_channels = c4
-        self.encoder = nn.Sequential(
-            *_encoder_block(in_channels, c1, (1, 2, 2)),
-            *_encoder_block(c1, c2, 2),
-            *_encoder_block(c2, c3, 2),
-            *_encoder_block(c3, c4, 2),
-        )
+        self.stages = stages
+        self.latent_channels = channels[-1]
+        encoder, cin = [], in_channels
+        for cout, stride in zip(channels, _STRIDES):
+            encoder += _encoder_block(cin, cout, stride)
+            cin = cout
+        self.encoder = nn.Sequential(*encoder)
+        decoder = []
+        for cin, cout in zip(channels[::-1], channels[-2::-1]):
+            decoder += _decoder_block(cin, cout)
         self.decoder = nn.Sequential(
-            *_decoder_block(c4, c3),
-            *_decoder_block(c3, c2),
-            *_decoder_block(c2, c1),
-            nn.ConvTranspose3d(c1, in_channels, kernel_size=3, stride=(1, 2, 2), padding=1,
+            *decoder,
+            nn.ConvTranspose3d(channels[0], in_channels, kernel_size=3, stride=(1, 2, 2), padding=1,
                                output_padding=(0, 1, 1)),
             *([self.output_activation()] if self.output_activation else []),
         )
