@@ -54,6 +54,7 @@ def train(cfg: DictConfig) -> dict | None:
     datamodule = build_datamodule(cfg, speed)
     datamodule.test_required = bool(cfg.test_after_fit)  # without a test, data.test=auto may lack a test split
     callbacks = build_named(cfg.get("callbacks"))
+    datamodule.prepare_data()  # generated data (synthetic) exist, masks included, before the evaluation looks for them
     tests = Evaluation(datamodule.root, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
                         cfg.false_alarm_rate, cfg.get("region_quantile", 0.99), callbacks.get("dashboard"))
     module = build_module(cfg, speed, tests.error_maps)

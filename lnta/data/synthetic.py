@@ -31,6 +31,10 @@ first version's bright vehicle with black wheels was such a high-contrast novel 
   the normal maximum of 5 objects -- so an anomalous frame has no more moving content than a normal
   one.
 - Labels are exact: a frame is anomalous iff at least one pixel of an intruder is drawn in it.
+- Masks are exact (version 3): ``testing/pixel_gt_masks.npz`` holds every intruder pixel and
+  ``testing/region_masks.npz`` every object pixel by kind (0 background, 1 walker, 2 intruder), for the
+  pixel-level AUC and the mechanism measure (:mod:`lnta.metrics.mechanism`). The frames and labels are
+  those of version 2.
 
 Measured at the demo's budget (README, "The demo"): the AE under-fits -- it reconstructs none of the
 moving objects, walkers included -- so the regime above is not reached and the effect does not show.
@@ -52,13 +56,15 @@ import numpy as np
 from PIL import Image
 
 from lnta.data.datamodule import VideoDataModule
+from lnta.data.labels.formats import ANOMALY, FOREGROUND, PIXEL_MASK_FILE, REGION_FILE
 
 log = logging.getLogger(__name__)
 
 _MARKER = "synthetic.json"
 #: Version of the generator's rules; part of the fingerprint in ``synthetic.json``. 1: the first
-#: version (vehicles and fast walkers added on top of the walkers); 2: carts and runners (this module).
-GENERATOR_VERSION = 2
+#: version (vehicles and fast walkers added on top of the walkers); 2: carts and runners (this module);
+#: 3: version 2's frames and labels plus the exact pixel and region masks of the test videos.
+GENERATOR_VERSION = 3
 
 NORMAL_SPEED = (0.4, 1.0)       # walkers' horizontal speed, px/frame
 RUNNER_RATES = (3, 4)           # a runner's clock runs this many times fast (skip-frame's s)
@@ -70,6 +76,7 @@ SPAWN_P = 0.04                  # chance per frame that a walker enters (while b
 INTRUDERS = {"cart": 1, "runner": 3}   # intruders per anomalous test video, by kind
 INTRUDER_GAP = 28               # at least this many frames between two intruders' entries
 TEST_KINDS = ("cart", "runner")  # test video v has kind TEST_KINDS[v % 2]
+WALKER, INTRUDER = FOREGROUND, ANOMALY   # their codes in the region maps
 
 
 @dataclass(frozen=True)
@@ -113,22 +120,25 @@ class _Scene:
         return [(self.ellipse(x, y, 1.6 * k * stride, 4.2 * k), obj["shade"]),          # body and legs
                 (self.ellipse(x, y - 5.6 * k, 1.6 * k, 1.6 * k), obj["shade"] + 25)]    # head
 
-    def draw(self, frame, obj) -> bool:
-        """Draw ``obj`` into ``frame``; returns whether any of its pixels is in the frame."""
+    def draw(self, frame, regions, obj) -> bool:
+        """Draw ``obj`` into ``frame`` and its kind into ``regions``; returns whether any of its pixels is in the frame."""
         drawn = False
         for mask, shade in self.mask(obj):
             frame[mask] = shade
+            regions[mask] = WALKER if obj["kind"] == "walker" else INTRUDER
             drawn |= bool(mask.any())
         return drawn
 
-    def render(self, objects: list[dict]) -> tuple[np.ndarray, bool]:
+    def render(self, objects: list[dict]) -> tuple[np.ndarray, bool, np.ndarray]:
         """One uint8 (size, size) frame: background, sensor noise (std 2 grey levels), walkers, then the
-        intruders on top (never hidden); and its label: whether any intruder pixel was drawn."""
+        intruders on top (never hidden); its label: whether any intruder pixel was drawn; and its uint8
+        region map (0 background, :data:`WALKER`, :data:`INTRUDER`)."""
         frame = self.background + self.rng.normal(0, 2.0, self.background.shape)
+        regions = np.zeros(self.background.shape, np.uint8)
         anomalous = False
         for obj in sorted(objects, key=lambda o: o["kind"] != "walker"):
-            anomalous |= self.draw(frame, obj) and obj["kind"] != "walker"
-        return np.clip(frame, 0, 255).astype(np.uint8), anomalous
+            anomalous |= self.draw(frame, regions, obj) and obj["kind"] != "walker"
+        return np.clip(frame, 0, 255).astype(np.uint8), anomalous, regions
 
     def new_object(self, kind: str = "walker", inside: bool = False) -> dict:
         """A walker, runner or cart: entering at an edge (or, ``inside``, anywhere on the walkway)."""
@@ -153,11 +163,12 @@ class _Scene:
 
 
 def _render_video(scene: _Scene, n: int, anomaly: str | None, rng: np.random.Generator):
-    """``n`` uint8 frames and their 0/1 labels; ``anomaly`` None (normal), 'cart' or 'runner'."""
+    """``n`` uint8 frames, their 0/1 labels and their (n, size, size) region maps; ``anomaly`` None
+    (normal), 'cart' or 'runner'."""
     objects = [scene.new_object(inside=True) for _ in range(rng.integers(2, 4))]
     start = int(rng.integers(n // 4, n // 2)) if anomaly else n + 1
     entered, last_entry = 0, -INTRUDER_GAP
-    frames, labels = [], np.zeros(n, np.uint8)
+    frames, labels, regions = [], np.zeros(n, np.uint8), []
     for t in range(n):
         due = anomaly is not None and t >= start and entered < INTRUDERS[anomaly] and t - last_entry >= INTRUDER_GAP
         if due and len(objects) < MAX_OBJECTS:
@@ -165,12 +176,13 @@ def _render_video(scene: _Scene, n: int, anomaly: str | None, rng: np.random.Gen
             entered, last_entry, due = entered + 1, t, False
         if not due and rng.random() < SPAWN_P and len(objects) < MAX_OBJECTS:
             objects.append(scene.new_object())
-        frame, labels[t] = scene.render(objects)
+        frame, labels[t], region = scene.render(objects)
         frames.append(frame)
+        regions.append(region)
         for obj in objects:
             scene.step(obj)
         objects = [o for o in objects if scene.in_play(o)]
-    return frames, labels
+    return frames, labels, np.stack(regions)
 
 
 def _write_video(folder: Path, frames) -> None:
@@ -191,14 +203,16 @@ def generate(root: Path, spec: SyntheticSpec) -> Path:
     rng = np.random.default_rng(spec.seed)
     scene = _Scene(spec.size, rng)
     for v in range(spec.train_videos):
-        frames, _ = _render_video(scene, spec.frames_per_video, None, rng)
+        frames, _, _ = _render_video(scene, spec.frames_per_video, None, rng)
         _write_video(tmp / "training" / "frames" / f"{v + 1:02d}", frames)
-    all_labels = []
+    all_labels, regions = [], {}
     for v in range(spec.test_videos):
-        frames, labels = _render_video(scene, spec.frames_per_video, TEST_KINDS[v % 2], rng)
+        frames, labels, regions[f"{v + 1:02d}"] = _render_video(scene, spec.frames_per_video, TEST_KINDS[v % 2], rng)
         _write_video(tmp / "testing" / "frames" / f"{v + 1:02d}", frames)
         all_labels.append(labels)
     np.save(tmp / "frame_labels_synthetic.npy", np.concatenate(all_labels)[None])
+    np.savez_compressed(tmp / PIXEL_MASK_FILE, **{name: r == INTRUDER for name, r in regions.items()})
+    np.savez_compressed(tmp / REGION_FILE, **regions)
     (tmp / _MARKER).write_text(json.dumps(fingerprint(spec)))
     if marker.is_file() and json.loads(marker.read_text()) == fingerprint(spec):  # another process finished first
         shutil.rmtree(tmp, ignore_errors=True)

@@ -27,17 +27,29 @@ def select_epoch(rows: list[dict], protocol: str, key: str = "auc_micro") -> dic
         return max(rows, key=lambda r: (r[key], -r["epoch"]))
     raise ValueError(f"unknown selection protocol {protocol!r}: expected one of {', '.join(PROTOCOLS)}")
 
+#: The mechanism measure's columns in ``epochs.csv`` (PSNR of the reconstruction per region, dB; lnta.metrics.mechanism).
+MECHANISM_COLUMNS = ["anomaly_psnr", "foreground_psnr", "background_psnr", "gap_db"]
 #: The columns of ``epochs.csv`` (AUC per epoch of one run).
-COLUMNS = ["epoch", "auc_micro", "auc_macro", "pixel_auc", "n_frames_scored", "ckpt_path"]
+COLUMNS = ["epoch", "auc_micro", "auc_macro", "pixel_auc", *MECHANISM_COLUMNS, "n_frames_scored", "ckpt_path"]
 
 
 def write_epoch_table(run_dir: Path, rows: list[dict]) -> None:
-    """Write the per-epoch metrics ``rows`` of a run, labelled with the ``last`` and ``oracle`` picks."""
-    write_csv(run_dir / "epochs.csv", COLUMNS, sorted(rows, key=lambda r: r["epoch"]))
+    """Write the per-epoch metrics ``rows`` of a run, labelled with the ``last`` and ``oracle`` picks:
+    ``epochs.csv``, ``epoch_metrics.json``, ``epochs.png`` (the AUC per epoch) and, where the rows carry
+    the mechanism measure, ``mechanism.png`` (the reconstruction PSNR of anomalies, normal foreground and
+    background per epoch)."""
+    rows = sorted(rows, key=lambda r: r["epoch"])
+    write_csv(run_dir / "epochs.csv", COLUMNS, [{**r, **r.get("mechanism", {})} for r in rows])
     selections = {name: {"rule": rule, **select_epoch(rows, name)} for name, rule in PROTOCOLS.items()}
     write_json(run_dir / "epoch_metrics.json", {"epochs": rows, "selection": selections})
-    plot_curves(run_dir / "epochs.png", {"micro AUC": ([r["epoch"] for r in rows], [r["auc_micro"] for r in rows])},
+    epochs = [r["epoch"] for r in rows]
+    plot_curves(run_dir / "epochs.png", {"micro AUC": (epochs, [r["auc_micro"] for r in rows])},
                 xlabel="epoch", ylabel="frame-level AUC", title=f"AUC per epoch: {run_dir.name}")
+    if all("mechanism" in r for r in rows):
+        plot_curves(run_dir / "mechanism.png",
+                    {region: (epochs, [r["mechanism"][f"{region}_psnr"] for r in rows])
+                     for region in ("anomaly", "foreground", "background")},
+                    xlabel="epoch", ylabel="reconstruction PSNR (dB)", title=f"Where the error goes: {run_dir.name}")
 
 
 def read_epoch_table(run_dir: Path) -> list[dict] | None:

@@ -86,6 +86,10 @@ def load_mask_folder(folder: Path) -> np.ndarray:
 
 #: Ped2's pixel-level ground truth under the data root: one bool (T, H, W) array per test video.
 PIXEL_MASK_FILE = "testing/pixel_gt_masks.npz"
+#: Exact region maps of the test videos, where the data have them (the synthetic generator): one uint8
+#: (T, H, W) array per video with these codes.
+REGION_FILE = "testing/region_masks.npz"
+BACKGROUND, FOREGROUND, ANOMALY = 0, 1, 2
 
 
 def read_pixel_masks(path: Path, names: list[str] | None = None) -> dict[str, np.ndarray]:
