@@ -1,0 +1,137 @@
+"""The long-budget Ped2 study (issue 21): baseline vs skip-frame (and patch), 20 epochs, every epoch tested.
+
+Settings: real UCSD Ped2, 64x64 frames, full-width AE, batch 4, Adam 1e-4, ``precision=fast``, full epochs
+(2310 clips, 577 steps), p = 0.2, s in {2,3,4,5}; patch: alpha 0.5, beta 10, the CIFAR-10 test split as
+the intruder stand-in. The hidden calibration pass is off (``~callbacks.calibration``): the study uses
+no thresholds.
+
+A lane trains its runs one epoch at a time: ``lnta.train ... trainer.max_epochs=E+1`` resumes the run
+folder's ``last.ckpt`` (``ckpt_path=auto``) and stops at the end of epoch E; then ``lnta.eval`` tests
+``epochE.ckpt`` into ``RUN/epochs/epochEEE/`` (``metrics.json`` with the frame, pixel and mechanism
+measures). Every step is skipped when its output exists, so a killed lane is restarted with the same
+command. Each epoch's CPU kind, resolved precision and wall times go to ``RUN/lane.jsonl``.
+
+    bash experiments/ped2_long/lanes.sh [RUNS]                 # (re)start the two lanes, frozen code
+    python experiments/ped2_long/run.py lane "baseline 0" "skip 1" --out RUNS [--code DIR] [--eval-code DIR]
+    python experiments/ped2_long/run.py collect --out RUNS     # small text into experiments/ped2_long/runs/
+
+``--code DIR`` / ``--eval-code DIR``: a frozen copy of lnta to train / test with (default: this checkout);
+``--eval-code none`` trains only (the epochs are tested when a lane with an eval copy comes by).
+Run each lane with ``OMP_NUM_THREADS=1`` (two lanes share two cores).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+EPOCHS = 20
+METHODS = {"baseline": "ped2_baseline", "skip": "ped2_skip", "patch": "ped2_patch"}
+SPEED = re.compile(r"Speed\((.*?)\)")
+
+
+def cpu_kind() -> str:
+    """``amx_bf16``, ``avx512_bf16`` or ``avx2``: the CPU's fastest bf16 path (``fast`` trains in bf16 on the first two)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    return next((k for k in ("amx_bf16", "avx512_bf16") if k in flags), "avx2")
+
+
+def train_overrides(method: str, seed: int, run: Path, epochs: int, shared: Path) -> list[str]:
+    overrides = [f"+experiment={METHODS[method]}", f"data.root={shared / 'ped2'}", "data.image_size=64",
+                 "data.num_workers=0", "precision=fast", f"seed={seed}", f"trainer.max_epochs={epochs}",
+                 "test_after_fit=false", "~callbacks.calibration", "callbacks.step_checkpoint.every_n_train_steps=100",
+                 "trainer.enable_progress_bar=false", f"hydra.run.dir={run}"]
+    if method == "patch":
+        overrides += [f"anomaly.intruder.path={shared / 'cifar10'}", "anomaly.intruder.split=test"]
+    return overrides
+
+
+def _run(cmd: list[str], code: Path, log: Path) -> str:
+    """Run ``cmd`` with ``code`` first on the import path, appending its output to ``log``; one line on failure."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    with open(log, "a") as f:
+        f.write(f"\n$ {shlex.join(cmd)}   # code: {code}\n")
+        f.flush()
+        proc = subprocess.run(cmd, cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        f.write(proc.stdout)
+    if proc.returncode != 0:
+        raise SystemExit(f"error: {shlex.join(cmd[:4])} ... failed ({proc.returncode}); see {log}")
+    return proc.stdout
+
+
+def run_lane_job(method: str, seed: int, out: Path, epochs: int, code: Path, eval_code: Path | None,
+                 shared: Path) -> None:
+    run = out / method / f"seed{seed}"
+    run.mkdir(parents=True, exist_ok=True)
+    log, record = run / "lane.log", run / "lane.jsonl"
+    for epoch in range(epochs):
+        ckpt = run / "checkpoints" / f"epoch{epoch:03d}.ckpt"
+        metrics = run / "epochs" / f"epoch{epoch:03d}" / "metrics.json"
+        row = {"epoch": epoch, "cpu": cpu_kind(), "host": os.uname().nodename}
+        if not ckpt.exists():
+            t0 = time.time()
+            text = _run([sys.executable, "-m", "lnta.train", *train_overrides(method, seed, run, epoch + 1, shared)], code, log)
+            row.update(train_s=round(time.time() - t0), train_speed=(SPEED.findall(text) or [None])[-1],
+                       train_code=str(code))
+        if eval_code is not None and not metrics.exists():
+            t0 = time.time()
+            _run([sys.executable, "-m", "lnta.eval", f"ckpt_path={ckpt}", "trainer.enable_progress_bar=false",
+                  f"hydra.run.dir={metrics.parent}"], eval_code, log)
+            row.update(eval_s=round(time.time() - t0), eval_code=str(eval_code))
+        if len(row) > 3:
+            with open(record, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            print(time.strftime("%H:%M:%S"), method, seed, json.dumps(row), flush=True)
+
+
+def collect(out: Path, dest: Path) -> None:
+    """Copy the small text of every run (per-epoch ``metrics.json`` without the bulky per-video lists kept
+    elsewhere, ``lane.jsonl``, the composed config) into ``dest``: what the README tables are made from."""
+    for run in sorted(out.glob("*/seed*")):
+        target = dest / run.parent.name / run.name
+        for path in sorted(run.glob("epochs/epoch*/metrics.json")):
+            (target / "epochs").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target / "epochs" / f"{path.parent.name}.json")
+        for name in ("lane.jsonl", ".hydra/config.yaml", ".hydra/overrides.yaml"):
+            if (run / name).is_file():
+                (target / Path(name).parent).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(run / name, target / name.replace(".hydra/", ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["lane", "collect"])
+    parser.add_argument("specs", nargs="*", help='lane: "METHOD SEED" per run, in order')
+    parser.add_argument("--out", type=Path, default=REPO / "outputs" / "ped2_long")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "datasets",
+                        help="the folder holding ped2/ and cifar10/ (default ../shared/datasets)")
+    parser.add_argument("--code", type=Path, default=REPO)
+    parser.add_argument("--eval-code", default=str(REPO))
+    a = parser.parse_args()
+    if a.what == "lane":
+        eval_code = None if a.eval_code == "none" else Path(a.eval_code).resolve()
+        for spec in a.specs:
+            method, seed = spec.split()
+            print(time.strftime("%H:%M:%S"), "start", spec, flush=True)
+            run_lane_job(method, int(seed), a.out.resolve(), a.epochs, a.code.resolve(), eval_code, a.data)
+            print(time.strftime("%H:%M:%S"), "done", spec, flush=True)
+    else:
+        collect(a.out, HERE / "runs")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()
