@@ -3,7 +3,8 @@
 Each run is the real CLI, ``python -m lnta.train +experiment=synthetic_<method> seed=S``, writing into
 ``<out>/<time>/<method>/seed<S>`` (a fresh folder per demo, so nothing is resumed or overwritten), its
 console output into ``seed<S>.log`` beside that folder. The data are the same for every run (``data.seed``); only the
-training seed differs. ``--jobs`` runs side by side, each with ``OMP_NUM_THREADS`` = cores / jobs. At the
+training seed differs. ``--jobs`` runs side by side (default: one more than the cores, so that the last run
+does not train alone on an otherwise idle machine), each with ``OMP_NUM_THREADS`` = cores / jobs, at least 1. At the
 end: the frame-level AUC of every run (reference protocol, last epoch), mean ± std (ddof 1) per method with
 Welch's t-test against the baseline, the AUC per kind of test anomaly, the mechanism measure (where the
 reconstruction error goes: anomalies, walkers, background; :mod:`lnta.metrics.mechanism`) and the wall time.
@@ -165,8 +166,8 @@ def mechanism_table(out: Path, seeds: list[int], methods=METHODS) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=_positive, default=3, help="training seeds 0..N-1 per method (default 3)")
-    parser.add_argument("--jobs", type=_positive, default=2,
-                        help="runs side by side (default 2), each with OMP_NUM_THREADS = cores / jobs, at least 1")
+    parser.add_argument("--jobs", type=_positive, default=_cores() + 1,
+                        help="runs side by side (default: cores + 1), each with OMP_NUM_THREADS = cores / jobs, at least 1")
     parser.add_argument("--out", default="outputs/demo", help="folder for the demo (a <time> folder inside it)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
                         help="methods to run (default: all; the first is the reference of the tests)")
