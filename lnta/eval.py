@@ -1,5 +1,103 @@
-"""``python -m lnta.eval``: an alias of :mod:`lnta.cli.eval`, where the command lives."""
-from lnta.cli.eval import main
+"""``python -m lnta.eval ckpt_path=FILE|FOLDER``: test one checkpoint, or every epoch checkpoint of a run."""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from lnta.cli._entry import entry_point
+from lnta.errors import ConfigError, DataError
+from lnta.validate import check_eval_config
+
+log = logging.getLogger("lnta.eval")
+EPOCH_CKPT = re.compile(r"epoch(\d+)\.ckpt$")
+
+
+def _speed(cfg: DictConfig, checkpoint: dict):
+    from lnta.trainer.checkpoint import CONFIG_KEY  # here, not at the top: ``--help`` stays fast
+    from lnta.trainer.precision import inference_compile_of, precision_of, speed_from_config
+
+    trained = checkpoint[CONFIG_KEY]
+    return speed_from_config(cfg, precision_of(cfg.get("precision"), trained),
+                             inference_compile_of(cfg.get("inference_compile"), trained))
+
+
+def _datamodule(cfg: DictConfig, trained: dict, eval_batch_scale: int):
+    data_cfg = cfg.get("data") or OmegaConf.create(trained["data"])
+    if data_cfg.get("image_size") != trained["data"]["image_size"]:
+        raise ConfigError(f"data.image_size={data_cfg.get('image_size')}: the checkpoint was trained at "
+                          f"{trained['data']['image_size']}")
+    return hydra.utils.instantiate(data_cfg, skips=None, eval_batch_scale=eval_batch_scale, _convert_="object")
+
+
+def _test(cfg: DictConfig, checkpoint: dict, ckpt_path: Path, datamodule, output_dir: Path) -> dict:
+    from lnta.metrics.evaluate import Evaluation
+    from lnta.trainer.checkpoint import module_from_checkpoint, trained_position
+    from lnta.trainer.compiled import compiled_last, inference_forward
+    from lnta.trainer.precision import apply_speed
+
+    speed = _speed(cfg, checkpoint)
+    tests = Evaluation(datamodule.root, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
+                        cfg.false_alarm_rate, cfg.get("region_quantile", 0.99))
+    trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision, callbacks=tests.callbacks,
+                                      logger=False)
+    module = module_from_checkpoint(checkpoint, error_maps=tests.error_maps)
+    apply_speed(speed, module.model)
+    module.test_forward = inference_forward(speed, module.model)
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    epoch, global_step = trained_position(checkpoint)  # as training recorded them, not this trainer's
+    return tests.write(trainer, module, datamodule, output_dir, {
+        "epoch": epoch, "global_step": global_step, "ckpt_path": str(ckpt_path.resolve()),
+        "precision": speed.precision, "trainer_precision": speed.trainer_precision,
+        "inference_compiled": compiled_last(module.test_forward)})
+
+
+def epoch_checkpoints(folder: Path) -> list[Path]:
+    """The ``epochNNN.ckpt`` files of a run folder or its ``checkpoints/``, in epoch order."""
+    folder = folder / "checkpoints" if (folder / "checkpoints").is_dir() else folder
+    found = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := EPOCH_CKPT.search(p.name)))
+    if not found:
+        raise DataError(f"ckpt_path={folder}: no epochNNN.ckpt checkpoints in this folder")
+    return [p for _, p in found]
+
+
+def evaluate(cfg: DictConfig) -> dict | list[dict]:
+    """Test ``cfg.ckpt_path`` on ``cfg.data`` (default: the data it was trained on).
+
+    A folder (a run or its ``checkpoints/``) tests every epoch checkpoint and writes
+    ``epochs.csv`` and ``epoch_metrics.json`` (AUC per epoch, ``last`` and ``oracle`` selections)
+    into the run folder; each epoch's full outputs go to ``<output_dir>/epochNNN/``.
+    """
+    from lnta.metrics.selection import write_epoch_table
+    from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint
+
+    check_eval_config(cfg)
+    path, output_dir = Path(cfg.ckpt_path).expanduser(), Path(cfg.paths.output_dir)
+    if not path.is_dir():
+        checkpoint = load_checkpoint(path)
+        datamodule = _datamodule(cfg, checkpoint[CONFIG_KEY], _speed(cfg, checkpoint).eval_batch_scale)
+        metrics = _test(cfg, checkpoint, path, datamodule, output_dir)
+        log.info("AUC micro %.4f  macro %.4f", metrics["auc_micro"], metrics["auc_macro"])
+        return metrics
+    files = epoch_checkpoints(path)
+    run_dir = files[0].parent.parent if files[0].parent.name == "checkpoints" else files[0].parent
+    datamodule, rows = None, []
+    for file in files:
+        checkpoint = load_checkpoint(file)
+        datamodule = datamodule or _datamodule(cfg, checkpoint[CONFIG_KEY], _speed(cfg, checkpoint).eval_batch_scale)
+        rows.append(_test(cfg, checkpoint, file, datamodule, output_dir / file.stem))
+        log.info("%s: AUC micro %.4f", file.name, rows[-1]["auc_micro"])
+    write_epoch_table(run_dir, rows)
+    return rows
+
+
+@entry_point("eval")
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
 
 if __name__ == "__main__":
     main()

@@ -1,5 +1,64 @@
-"""``python -m lnta.export``: an alias of :mod:`lnta.cli.export`, where the command lives."""
-from lnta.cli.export import main
+"""``python -m lnta.export ckpt_path=FILE out=FILE.pt [format=onnx]``: the AE for deployment.
+
+The file maps a (B, 1, T, H, W) clip in [-1, 1] to its reconstruction and carries ``lnta.json``
+(:mod:`lnta.deploy.metadata`: image size, clip length, scored frame, calibration): as an extra file of
+the TorchScript archive (``format=torchscript``, default; :mod:`lnta.deploy.torchscript`), or as ONNX
+``metadata_props`` (``format=onnx``, :mod:`lnta.deploy.onnx`). The export is checked by reloading it
+(TorchScript; onnxruntime for ONNX) and comparing its reconstructions of random clips with the
+checkpoint's model.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from lnta.cli._entry import entry_point
+from lnta.errors import ConfigError, DataError
+
+log = logging.getLogger("lnta.export")
+
+
+def export(cfg: DictConfig) -> float:
+    fmt = cfg.get("format", "torchscript")
+    if fmt not in ("torchscript", "onnx"):
+        raise ConfigError(f"format={fmt}: expected torchscript or onnx")
+    if fmt == "onnx":
+        from lnta.deploy.onnx import export_onnx, require_onnx
+        require_onnx()  # before any work
+    import torch  # here, not at the top: ``--help`` stays fast
+
+    from lnta.deploy.metadata import check_clips, metadata
+    from lnta.deploy.torchscript import export_torchscript
+    from lnta.trainer.checkpoint import load_checkpoint, module_from_checkpoint
+
+    checkpoint = load_checkpoint(cfg.ckpt_path)
+    meta = metadata(checkpoint)
+    model = module_from_checkpoint(checkpoint).model
+    size = meta["image_size"]
+    example = torch.zeros(1, model.in_channels, meta["clip_len"], size, size)
+    if fmt == "torchscript":
+        diff, tolerance = export_torchscript(model, example, Path(cfg.out), meta), cfg.tolerance
+    else:
+        diff = export_onnx(model, example, Path(cfg.out), meta, check_clips(example.shape[1:]))
+        tolerance = cfg.onnx_tolerance
+    if diff > tolerance:
+        raise DataError(f"out={cfg.out}: exported model differs from the checkpoint by {diff:.3g} "
+                        f"(> {'tolerance' if fmt == 'torchscript' else 'onnx_tolerance'}={tolerance})")
+    log.info("exported %s -> %s (%s), max abs reconstruction difference %.3g (tolerance %g)", cfg.ckpt_path,
+             cfg.out, "TorchScript" if fmt == "torchscript" else "ONNX, checked with onnxruntime", diff, tolerance)
+    return diff
+
+
+@entry_point("export")
+def main(cfg: DictConfig) -> None:
+    export(cfg)
+
+
+if __name__ == "__main__":
+    main()
+
 
 if __name__ == "__main__":
     main()

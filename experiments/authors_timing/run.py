@@ -283,7 +283,7 @@ def table(out: Path, warmup: int, timed: int) -> dict:
 def _settings(a) -> dict:
     import torch
 
-    from lnta.bench.suite import machine
+    from lnta.benchmark.suite import machine
 
     return {"size": a.size, "batch": a.batch, "warmup": a.warmup, "timed": a.timed, "threads": a.threads,
             "methods": a.methods, "precisions": a.precisions, "exact_methods": a.exact_methods,

@@ -691,7 +691,7 @@ def worker_compile(argv) -> None:
     a = p.parse_args(argv)
     import torch
 
-    from lnta.bench.suite import train_step_seconds
+    from lnta.benchmark.suite import train_step_seconds
     from lnta.trainer.precision import autocast
     from lnta.data.transforms import to_unit
     from lnta.trainer.precision import apply_speed, resolve_speed

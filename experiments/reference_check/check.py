@@ -236,7 +236,7 @@ class Sides:
         from hydra.utils import instantiate
 
         from lnta.cli._entry import build_anomalies
-        from lnta.cli.train import build_datamodule
+        from lnta.train import build_datamodule
         from lnta.trainer.precision import resolve_speed
 
         def experiment(name: str, *extra: str):
@@ -345,7 +345,7 @@ class Sides:
     def models(self):
         """Their convAE (in nn.DataParallel, as their train.py) at ``seed`` and lnta's model from the
         experiment config holding the same weights (lnta.convert's key mapping)."""
-        from lnta.deploy.convert import to_lnta_keys
+        from lnta.deploy.authors_weights import to_lnta_keys
         torch.manual_seed(self.seed)
         theirs = torch.nn.DataParallel(self.ae.convAE())
         ours = self.instantiate(self.model_cfg)
@@ -550,7 +550,7 @@ def compare_step(sides: Sides, theirs, ours) -> list[Row]:
     # Their step on their own inputs (informational: they differ from lnta's by row 4a, and LeakyReLU's
     # kink makes gradients jump where a pre-activation changes sign), then, from the same BN state, on
     # exactly lnta's inputs: the rows below compare the loss arithmetic, the model and the optimizer alone.
-    from lnta.deploy.convert import to_lnta_keys
+    from lnta.deploy.authors_weights import to_lnta_keys
 
     def their_grads() -> dict:
         return to_lnta_keys({n.removeprefix("module."): p.grad for n, p in theirs.named_parameters()})
@@ -661,7 +661,7 @@ def run(args) -> list[Row]:
     rows = compare_settings(sides) + compare_clips(sides) + compare_skip(sides) + compare_patch(sides)
     theirs, ours = sides.models()
     rows += compare_step(sides, theirs, ours)
-    from lnta.deploy.convert import to_lnta_keys
+    from lnta.deploy.authors_weights import to_lnta_keys
     ours.load_state_dict(to_lnta_keys(theirs.state_dict()))   # PSNRs: exactly the same (stepped) weights
     rows += compare_psnr(sides, theirs, ours, args.test_video)
     return rows

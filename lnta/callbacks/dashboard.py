@@ -17,7 +17,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import OmegaConf
 
-from lnta.report.plots import error_map_image, minmax_display, plot_heatmaps
+from lnta.reporting.plots import error_map_image, minmax_display, plot_heatmaps
 
 log = logging.getLogger(__name__)
 

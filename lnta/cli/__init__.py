@@ -1,2 +1,3 @@
-"""The command-line entry points, one module per primary config in ``conf/`` (``python -m lnta.cli.NAME``,
-``python -m lnta.NAME`` or the ``lnta-NAME`` console script). Kept light: heavy modules load inside each command."""
+"""What the commands share: the Hydra entry point and its error handling (``_entry``), the run-folder rules
+(``rundir``) and ``--help`` (``help``). The commands themselves are the modules ``lnta/<name>.py``
+(``python -m lnta.NAME`` or the ``lnta-NAME`` console script), one per primary config in ``conf/``."""

@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from lnta.cli.rundir import guard_run_dir
 from lnta.errors import ConfigError, LntaError
 from lnta.cli.help import register_resolver as register_help
-from lnta.report.results import register_resolver
+from lnta.reporting.results import register_resolver
 
 if TYPE_CHECKING:  # torch stays unimported until a command runs
     from lnta.anomaly.base import PseudoAnomaly

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from lnta.data.io.cache import build_cache, cache_path, open_cache
 from lnta.data.datasets import TestClips, TrainClips
-from lnta.data.download import download_hint
+from lnta.data.catalogue import download_hint
 from lnta.data.labels.known import check_known
 from lnta.data.labels.layouts import Layout, find_layout, label_file_source
 from lnta.data.order import EpochShuffle

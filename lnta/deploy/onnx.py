@@ -8,7 +8,7 @@ deprecated one). It needs ``onnx`` and ``onnxscript``; the check needs ``onnxrun
 The graph maps input ``clip`` (B, C, T, H, W) float32 in [-1, 1] to output ``reconstruction`` of the same
 shape; the batch axis B is dynamic, C/T/H/W are the checkpoint's. The weights are inside the one file
 (no external data). ``metadata_props["lnta.json"]`` carries the same JSON as the TorchScript export's
-extra file (:func:`lnta.export.metadata`: geometry and calibration).
+extra file (:func:`lnta.deploy.metadata.metadata`: geometry and calibration).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from lnta.errors import ConfigError
-from lnta.deploy.export import METADATA
+from lnta.deploy.metadata import METADATA
 from lnta.io import atomic_path
 
 PACKAGES = ("onnx", "onnxscript", "onnxruntime")

@@ -23,7 +23,7 @@ from lnta.callbacks.guards import check_finite_psnr
 from lnta.errors import ConfigError, DataError
 from lnta.io import atomic_path, staged_outputs, write_json
 from lnta.deploy.overlay import KeepFrames, OverlayWriter
-from lnta.report.plots import plot_score_timeline
+from lnta.reporting.plots import plot_score_timeline
 from lnta.metrics.protocol import minmax_anomaly_scores
 from lnta.deploy.stream import Source, find_sources, score_frames
 from lnta.trainer.compiled import compiled_last, inference_forward

@@ -19,7 +19,7 @@ from lnta.errors import DataError
 from lnta.io import write_csv, write_json
 from lnta.metrics.calibration import DEFAULT_FALSE_ALARM_RATE, calibrated_metrics
 from lnta.metrics.protocol import REFERENCE_PROTOCOL, frame_level_metrics, minmax_anomaly_scores, roc_curve
-from lnta.report.plots import plot_roc, plot_video_scores
+from lnta.reporting.plots import plot_roc, plot_video_scores
 
 log = logging.getLogger(__name__)
 

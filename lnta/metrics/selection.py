@@ -9,7 +9,7 @@ import csv
 from pathlib import Path
 
 from lnta.io import write_csv, write_json
-from lnta.report.plots import plot_curves
+from lnta.reporting.plots import plot_curves
 
 PROTOCOLS = {
     "last": "last epoch (no test labels used)",

@@ -59,7 +59,7 @@ def test_demo_names_a_failed_run_and_its_log(tmp_path):
 
 
 def test_mechanism_table_pools_each_kind_by_pixels(tmp_path):
-    from lnta.cli.demo import mechanism_table
+    from lnta.demo import mechanism_table
 
     def metrics(anomaly_01, anomaly_02):
         per_video = {"01": {"anomaly_mse": anomaly_01, "foreground_mse": 0.01, "pixels": {"anomaly": 1, "foreground": 4}},

@@ -3,7 +3,7 @@ import csv
 
 import pytest
 
-from lnta.cli.report import main as report_main
+from lnta.report import main as report_main
 from tests.conftest import run_cli, tiny_overrides
 from tests.unit.anomaly.test_intruders import _write_cifar100
 
@@ -38,7 +38,7 @@ def test_report_names_every_type_and_the_memae_backbone(tmp_path):
 
     from omegaconf import OmegaConf
 
-    from lnta.report.report import read_run
+    from lnta.reporting.report import read_run
 
     def fake(name, anomaly, model="lnta.models.ConvAE3D"):
         run = tmp_path / name

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from lnta.cli.report import main as report_main
+from lnta.report import main as report_main
 from tests.conftest import run_cli, tiny_overrides
 
 

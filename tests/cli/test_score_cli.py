@@ -12,7 +12,7 @@ from torch import nn
 
 from lnta.metrics.calibration import CALIBRATION_KEY, calibrate
 from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
-from lnta.deploy.convert import authors_state_dict, build_model, load_untrusted, to_lnta_keys
+from lnta.deploy.authors_weights import authors_state_dict, build_model, load_untrusted, to_lnta_keys
 from lnta.data.io.store import resized_chunks
 from lnta.data.io.store import FrameStore
 from lnta.errors import DataError

@@ -8,7 +8,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from lnta.cli.train import build_datamodule, build_module
+from lnta.train import build_datamodule, build_module
 from lnta.data import ondevice
 from lnta.errors import ConfigError
 from lnta.models import ConvAE3D

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import fake_releases as fr
-from lnta.bench.loader import ReadingStore, loader_clips_per_s
+from lnta.benchmark.loader import ReadingStore, loader_clips_per_s
 from lnta.data.datamodule import VideoDataModule
 from lnta.data.labels.known import check_known
 from lnta.data.io.store import FrameStore

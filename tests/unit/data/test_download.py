@@ -19,9 +19,10 @@ import pytest
 
 from tests.helpers import fake_releases as fr
 from lnta.data.datamodule import VideoDataModule
-from lnta.data.download import SOURCES, dataset_sources, download, verify
+from lnta.data.catalogue import SOURCES, dataset_sources
+from lnta.data.fetch import download, verify
 from lnta.data.labels.layouts import find_layout
-from lnta.cli.download import _name_argument
+from lnta.download import _name_argument
 from lnta.errors import ConfigError, DataError
 from tests.conftest import run_cli, shared_dataset
 

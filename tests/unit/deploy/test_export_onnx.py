@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lnta.errors import ConfigError
-from lnta.deploy.export import check_clips
+from lnta.deploy.metadata import check_clips
 from lnta.deploy.onnx import INPUT, OUTPUT, export_onnx, missing_packages, onnx_metadata, onnx_session, require_onnx
 from lnta.models import ConvAE3D
 from tests.conftest import run_cli, tiny_overrides

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from lnta.bench.profile import GROUPS, op_group, profile_table, run_profile, summarise
-from lnta.bench.trials import ALL_TRIALS, make_trial, parse_trials, run_trials, trials_table
-from lnta.cli.bench import parse_args
+from lnta.benchmark.profile import GROUPS, op_group, profile_table, run_profile, summarise
+from lnta.benchmark.trials import ALL_TRIALS, make_trial, parse_trials, run_trials, trials_table
+from lnta.bench import parse_args
 
 TINY = SimpleNamespace(device="cpu", width=0.125, size=16, frames=16, batch=2, eval_batch=2, repeats=1, top=5)
 
@@ -130,7 +130,7 @@ def test_profile_at_tiny_size_and_its_table():
 
 
 def test_a_failed_row_is_reported_and_rows_without_a_reference_have_no_numerics(monkeypatch):
-    import lnta.bench.trials as trials
+    import lnta.benchmark.trials as trials
 
     real = trials.train_call
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from lnta.bench.timing import seconds_per_call, timer_warmup
+from lnta.benchmark.timing import seconds_per_call, timer_warmup
 
 
 @pytest.mark.parametrize("calls", [1, 3, 250])

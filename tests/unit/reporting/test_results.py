@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from lnta.report.results import SWEPT_ENV, job_name, results_table, swept_keys
+from lnta.reporting.results import SWEPT_ENV, job_name, results_table, swept_keys
 
 
 def test_swept_keys_come_from_the_command_line_and_the_sweep_config():
@@ -46,7 +46,7 @@ def test_multirun_start_without_sweeper_params(monkeypatch):
     """A command-line sweep leaves hydra.sweeper.params unset: the callback still records the swept keys."""
     from omegaconf import OmegaConf
 
-    from lnta.report.results import SWEPT_ENV, ResultsTable
+    from lnta.reporting.results import SWEPT_ENV, ResultsTable
 
     monkeypatch.delenv(SWEPT_ENV, raising=False)
     config = OmegaConf.create({"hydra": {"sweeper": {"params": None}, "overrides": {"task": ["seed=0,1", "x=2"]}}})

@@ -20,7 +20,7 @@ import sys
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from lnta.bench.trials import eval_call, make_trial, train_call
+from lnta.benchmark.trials import eval_call, make_trial, train_call
 from lnta.models import ConvAE3D
 from lnta.trainer.precision import apply_speed, resolve_speed
 

@@ -1,6 +1,6 @@
 """``python -m lnta.report DIR... [--out DIR]``: runs and multirun folders -> Table 1 and Fig. 4/5 style outputs.
 
-The logic lives in :mod:`lnta.report.report`."""
+The logic lives in :mod:`lnta.reporting.report`."""
 from __future__ import annotations
 
 import argparse
@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("dirs", nargs="+", type=Path, help="run or multirun folders")
     parser.add_argument("--out", type=Path, default=Path("outputs/report"), help="where to write (default %(default)s)")
     args = parser.parse_args(argv)
-    from lnta.report.report import markdown, report
+    from lnta.reporting.report import markdown, report
 
     try:
         result = report(args.dirs, args.out)

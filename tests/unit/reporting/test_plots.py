@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lnta.report import plots
+from lnta.reporting import plots
 
 
 @pytest.fixture

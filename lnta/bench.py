@@ -1,7 +1,7 @@
 """``python -m lnta.bench``: how fast lnta trains, tests, loads clips and makes pseudo anomalies here.
 
-The measurements live in :mod:`lnta.bench.suite`; ``--trials`` (:mod:`lnta.bench.trials`: torch.compile,
-torch.jit.freeze, channels_last_3d input against exact and fast) and ``--profile`` (:mod:`lnta.bench.profile`:
+The measurements live in :mod:`lnta.benchmark.suite`; ``--trials`` (:mod:`lnta.benchmark.trials`: torch.compile,
+torch.jit.freeze, channels_last_3d input against exact and fast) and ``--profile`` (:mod:`lnta.benchmark.profile`:
 torch.profiler on one fast training step and one inference batch) run instead of the suite, at the same size."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from lnta.bench.trials import ALL_TRIALS, parse_trials
+from lnta.benchmark.trials import ALL_TRIALS, parse_trials
 from lnta.io import write_json
 from lnta.trainer.precision import resolve_speed
 
@@ -55,11 +55,11 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> dict:
-    from lnta.bench.suite import measure, table
+    from lnta.benchmark.suite import measure, table
 
     args = parse_args(argv)
     if args.trials or args.profile:
-        from lnta.bench.suite import measure_trials
+        from lnta.benchmark.suite import measure_trials
 
         results, text = measure_trials(args)
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from lnta.bench.timing import seconds_per_call, timer_warmup
+from lnta.benchmark.timing import seconds_per_call, timer_warmup
 from lnta.data.io.cache import cache_path, open_cache
 from lnta.data.datasets import TrainClips
 from lnta.data.io.frames import resize_gray
@@ -54,7 +54,7 @@ def store_clips_per_s(store, clip_len: int = 16, batch_size: int = 4, num_worker
                       repeats: int = 1, skips=None, seed: int = 0) -> float:
     """Training items per second out of a shuffled :class:`TrainClips` DataLoader over ``store`` (a
     clip, plus its skip-frame pair with ``skips``): one timed block of ``batches * repeats`` batches
-    (:mod:`lnta.bench.timing`), after the workers have started and filled their prefetch queues;
+    (:mod:`lnta.benchmark.timing`), after the workers have started and filled their prefetch queues;
     fewer when one epoch holds fewer batches."""
     loader = DataLoader(TrainClips(store, clip_len, skips), batch_size=batch_size, shuffle=True, drop_last=True,
                         num_workers=num_workers, persistent_workers=num_workers > 0,

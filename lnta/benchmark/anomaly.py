@@ -6,7 +6,7 @@ from typing import Mapping
 import torch
 
 from lnta.anomaly.patch import PatchAnomaly
-from lnta.bench.timing import seconds_per_call
+from lnta.benchmark.timing import seconds_per_call
 
 
 def time_pseudo_anomalies(technique: str = "smoothmix_s", intruder: Mapping | None = None, batch_size: int = 4,
@@ -15,7 +15,7 @@ def time_pseudo_anomalies(technique: str = "smoothmix_s", intruder: Mapping | No
     """Seconds to turn a whole batch (B, 1, T, size, size) into patch pseudo anomalies on ``device``.
 
     Every sample is made pseudo-anomalous (the worst case of the loss switch). Returns the
-    settings and ``seconds``, the mean over ``repeats`` timed runs (:mod:`lnta.bench.timing`).
+    settings and ``seconds``, the mean over ``repeats`` timed runs (:mod:`lnta.benchmark.timing`).
     """
     dev = torch.device(device)
     anomaly = PatchAnomaly(1.0, technique, alpha, beta, intruder=intruder).to(dev)

@@ -1,7 +1,7 @@
 """``python -m lnta.bench``: how fast lnta trains, tests, loads clips and makes pseudo anomalies here.
 
 Every time is the mean per call of one block of ``--repeats`` calls after two warm-up calls
-(:mod:`lnta.bench.timing`), on the current device. The
+(:mod:`lnta.benchmark.timing`), on the current device. The
 default is the paper's setting (16x256x256 clips, batch 4, the full-width AE); ``--quick`` runs at
 64x64 in well under a minute. Writes a JSON file (``--out``) and prints a table. ``exact`` is the
 reference's numerics (fp32, default layout); ``fast`` is ``precision=fast`` (lnta/trainer/precision.py).
@@ -24,9 +24,9 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from lnta.anomaly import SkipFrame
-from lnta.bench.anomaly import time_pseudo_anomalies
-from lnta.bench.loader import store_clips_per_s
-from lnta.bench.timing import seconds_per_call
+from lnta.benchmark.anomaly import time_pseudo_anomalies
+from lnta.benchmark.loader import store_clips_per_s
+from lnta.benchmark.timing import seconds_per_call
 from lnta.data.io.frames import read_gray, resize_gray
 from lnta.data.transforms import to_unit
 from lnta.data.ondevice import DeviceFrames, TrainIndices
@@ -130,7 +130,7 @@ def anomaly_ms(store: FrameStore, frames: int, batch: int, size: int, device: to
     """Milliseconds to make one batch of patch / of skip-frame pseudo anomalies on ``device``.
 
     Patch: masks, intruders and blend for every sample (SmoothMixS, synthetic intruders; the
-    mean of :func:`lnta.bench.anomaly.time_pseudo_anomalies`). Skip: gathering the skip and target clips
+    mean of :func:`lnta.benchmark.anomaly.time_pseudo_anomalies`). Skip: gathering the skip and target clips
     of every sample on the device from index batches, then the anomaly's forward.
     """
     device_frames = DeviceFrames(store, device)
@@ -233,11 +233,11 @@ def measure(args) -> dict:
 
 
 def measure_trials(args) -> tuple[dict, str]:
-    """``--trials`` (:mod:`lnta.bench.trials`) or ``--profile`` (:mod:`lnta.bench.profile`) at the
+    """``--trials`` (:mod:`lnta.benchmark.trials`) or ``--profile`` (:mod:`lnta.benchmark.profile`) at the
     bench's size: the settings, the machine, the matmul peaks and FLOP per clip (trials), and the
     rows; returns the JSON result and its markdown table."""
-    from lnta.bench.profile import profile_table, run_profile
-    from lnta.bench.trials import run_trials, trials_table
+    from lnta.benchmark.profile import profile_table, run_profile
+    from lnta.benchmark.trials import run_trials, trials_table
 
     device = torch.device(args.device)
     res = {"image_size": args.size, "clip_len": args.frames, "batch_size": args.batch,

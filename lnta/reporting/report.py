@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from lnta.metrics.selection import read_epoch_table
 from lnta.errors import DataError
 from lnta.io import write_csv, write_text
-from lnta.report.plots import plot_curves
+from lnta.reporting.plots import plot_curves
 from lnta.metrics.selection import PROTOCOLS, select_epoch
 
 #: Hyperparameters that define a setting: name -> path in the run config.

@@ -2,11 +2,11 @@
 
 Every trial starts from the same initial weights (seed 0) and the same uint8 batch, so its first
 output can be compared with the ``exact`` row's (max |diff| of the reconstruction, max |diff| of
-the scored frame's PSNR in dB). Times use the one harness, :func:`lnta.bench.timing.seconds_per_call`,
+the scored frame's PSNR in dB). Times use the one harness, :func:`lnta.benchmark.timing.seconds_per_call`,
 after a first call timed on its own (``first_call_s``: for ``compile`` the compilation, for
 ``jit_freeze*`` the first run of the frozen graph; ``prepare_s`` is tracing and freezing).
 
-Training rows (batch ``--batch``, an Adam step of the per-sample MSE, as :func:`lnta.bench.suite.train_step_seconds`):
+Training rows (batch ``--batch``, an Adam step of the per-sample MSE, as :func:`lnta.benchmark.suite.train_step_seconds`):
 
 - ``exact``: fp32, default layout (``precision=exact``);
 - ``fast``: ``precision=fast`` (bf16 autocast where native, ``channels_last_3d`` weights);
@@ -14,7 +14,7 @@ Training rows (batch ``--batch``, an Adam step of the per-sample MSE, as :func:`
 - ``fast+cl_input``: ``fast`` with the input also in ``channels_last_3d``.
 
 Inference rows (batch ``--eval-batch``, ``inference_mode``, PSNR of the scored frame, as
-:func:`lnta.bench.suite.eval_seconds`) — the same four, plus
+:func:`lnta.benchmark.suite.eval_seconds`) — the same four, plus
 
 - ``fast+jit_freeze``: ``torch.jit.trace`` under the ``fast`` autocast, ``torch.jit.freeze`` (folds
   BatchNorm into the convolutions, bf16 weights as constants) and ``torch.jit.optimize_for_inference``;
@@ -25,7 +25,7 @@ Inference rows (batch ``--eval-batch``, ``inference_mode``, PSNR of the scored f
   through :class:`lnta.trainer.compiled.FrozenForward`, the code ``inference_compile`` runs.
 
 Each row: clips/s (training) or frames/s (inference: one scored frame per clip), its ratio to
-``exact``, the achieved GFLOP/s (FLOP counted by :func:`lnta.bench.suite.clip_gflop`) and its
+``exact``, the achieved GFLOP/s (FLOP counted by :func:`lnta.benchmark.suite.clip_gflop`) and its
 fraction of the measured matmul peak of the row's dtype (bf16 where autocast is on, else fp32).
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Callable
 
 import torch
 
-from lnta.bench.timing import seconds_per_call
+from lnta.benchmark.timing import seconds_per_call
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.data.transforms import to_unit
 from lnta.metrics.protocol import frame_psnr

@@ -1,5 +1,0 @@
-"""``python -m lnta.report``."""
-from lnta.cli.report import main
-
-if __name__ == "__main__":
-    main()
