@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnta.cli._entry import entry_point
 from lnta.errors import ConfigError, DataError
-from lnta.validate import check_eval_config
+from lnta.cli.settings import check_eval_config
 
 log = logging.getLogger("lnta.eval")
 EPOCH_CKPT = re.compile(r"epoch(\d+)\.ckpt$")
@@ -30,29 +30,32 @@ def _datamodule(cfg: DictConfig, trained: dict, eval_batch_scale: int):
     if data_cfg.get("image_size") != trained["data"]["image_size"]:
         raise ConfigError(f"data.image_size={data_cfg.get('image_size')}: the checkpoint was trained at "
                           f"{trained['data']['image_size']}")
-    return hydra.utils.instantiate(data_cfg, skips=None, eval_batch_scale=eval_batch_scale, _convert_="object")
+    return hydra.utils.instantiate(data_cfg, eval_batch_scale=eval_batch_scale, _convert_="object")
 
 
 def _test(cfg: DictConfig, checkpoint: dict, ckpt_path: Path, datamodule, output_dir: Path) -> dict:
-    from lnta.metrics.evaluate import Evaluation
-    from lnta.trainer.checkpoint import module_from_checkpoint, trained_position
-    from lnta.trainer.compiled import compiled_last, inference_forward
-    from lnta.trainer.precision import apply_speed
+    from lnta.metrics.calibration import CALIBRATION_KEY
+    from lnta.metrics.evaluate import Evaluator
+    from lnta.reporting.test_outputs import write_test_outputs
+    from lnta.trainer.build import module_from_checkpoint
+    from lnta.trainer.checkpoint import trained_position
+    from lnta.trainer.compiled import compiled_last
 
     speed = _speed(cfg, checkpoint)
-    tests = Evaluation(datamodule.root, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
-                        cfg.false_alarm_rate, cfg.get("region_quantile", 0.99))
-    trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision, callbacks=tests.callbacks,
+    evaluator = Evaluator.from_config(cfg.evaluation, datamodule.root)
+    trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision, callbacks=evaluator.callbacks,
                                       logger=False)
-    module = module_from_checkpoint(checkpoint, error_maps=tests.error_maps)
-    apply_speed(speed, module.model)
-    module.test_forward = inference_forward(speed, module.model)
+    module = module_from_checkpoint(checkpoint, datamodule.center, speed=speed, error_maps=evaluator.error_maps)
     trainer.test(module, datamodule=datamodule, verbose=False)
     epoch, global_step = trained_position(checkpoint)  # as training recorded them, not this trainer's
-    return tests.write(trainer, module, datamodule, output_dir, {
+    split = datamodule.test_split()
+    metrics, results = evaluator.compute(split, {
         "epoch": epoch, "global_step": global_step, "ckpt_path": str(ckpt_path.resolve()),
         "precision": speed.precision, "trainer_precision": speed.trainer_precision,
-        "inference_compiled": compiled_last(module.test_forward)})
+        "inference_compiled": compiled_last(module.test_forward)}, checkpoint.get(CALIBRATION_KEY))
+    if trainer.is_global_zero:
+        write_test_outputs(output_dir, metrics, results, split.names)
+    return metrics
 
 
 def epoch_checkpoints(folder: Path) -> list[Path]:
@@ -71,7 +74,7 @@ def evaluate(cfg: DictConfig) -> dict | list[dict]:
     ``epochs.csv`` and ``epoch_metrics.json`` (AUC per epoch, ``last`` and ``oracle`` selections)
     into the run folder; each epoch's full outputs go to ``<output_dir>/epochNNN/``.
     """
-    from lnta.metrics.selection import write_epoch_table
+    from lnta.reporting.test_outputs import write_epoch_table
     from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint
 
     check_eval_config(cfg)

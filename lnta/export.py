@@ -31,7 +31,8 @@ def export(cfg: DictConfig) -> float:
 
     from lnta.deploy.metadata import check_clips, metadata
     from lnta.deploy.torchscript import export_torchscript
-    from lnta.trainer.checkpoint import load_checkpoint, module_from_checkpoint
+    from lnta.trainer.build import module_from_checkpoint
+    from lnta.trainer.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(cfg.ckpt_path)
     meta = metadata(checkpoint)

@@ -7,41 +7,56 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from lnta.cli._entry import build_anomalies, build_list, build_named, entry_point, finish_loggers
-from lnta.trainer.slots import gpu_slot  # noqa: F401 - registers ${lnta_gpu_slot:} for trainer=gpu_slot
-from lnta.data.sampling import REFERENCE_CENTER
-from lnta.validate import check_train_config
+from lnta.cli._entry import build_list, build_named, entry_point, finish_loggers
+from lnta.cli.settings import check_train_config
 
 log = logging.getLogger("lnta.train")
 
 
-def build_datamodule(cfg: DictConfig, speed):
-    """The data module of a training config: ``data``, with the skip-frame set of ``anomaly.skips``
-    (None without one), the run ``seed`` for the training order and the test-batch scale of ``speed``."""
-    return hydra.utils.instantiate(cfg.data, skips=cfg.anomaly.get("skips"), shuffle_seed=cfg.seed,
-                                   eval_batch_scale=speed.eval_batch_scale, _convert_="object")
+def build_datamodule(cfg: DictConfig, speed, anomalies=()):
+    """The data module of a training config: ``data``, with what the pseudo ``anomalies`` need of every
+    training item (their clip rules), the run ``seed`` for the training order, the test-batch scale of
+    ``speed`` and whether a test follows training (``test_after_fit``)."""
+    rules = [rule for rule in (a.clip_rule() for a in anomalies) if rule is not None]
+    return hydra.utils.instantiate(cfg.data, clip_rules=rules, shuffle_seed=cfg.seed,
+                                   eval_batch_scale=speed.eval_batch_scale, test_required=bool(cfg.test_after_fit),
+                                   _convert_="object")
 
 
-def build_module(cfg: DictConfig, speed, error_maps: bool = False):
-    """The LightningModule of a training config: ``model`` (in the memory format of ``speed``), the
-    pseudo anomalies of ``anomaly``, ``optimizer``, and the resolved config to store in checkpoints."""
-    from lnta.models.module import LNTAModule
-    from lnta.trainer.precision import apply_speed
+def calibrate_after_fit(trainer, module, datamodule, settings, speed) -> dict:
+    """The normal-PSNR statistics of the trained weights (:func:`lnta.metrics.calibration.calibrate`), once,
+    with the test step's own forward and autocast, written into the checkpoints that hold these weights
+    (``last.ckpt`` and, at an epoch end, that epoch's file)."""
+    from lnta.metrics.calibration import calibrate
+    from lnta.trainer.checkpoint import store_calibration
+    from lnta.trainer.precision import autocast
 
-    return LNTAModule(apply_speed(speed, hydra.utils.instantiate(cfg.model)), build_anomalies(cfg.anomaly),
-                      optimizer=hydra.utils.instantiate(cfg.optimizer), center=cfg.data.get("center", REFERENCE_CENTER),
-                      error_maps=error_maps, config=OmegaConf.to_container(cfg, resolve=True))
+    module.eval()
+    with autocast(speed, module.device):
+        stats = calibrate(module.test_forward or module.model, datamodule.store("train"), datamodule.clip_len,
+                          datamodule.center, settings.max_clips, settings.batch_size, module.device, settings.seed)
+    stats["source"] += f" at step {trainer.global_step}"
+    log.info("calibration: normal PSNR %.2f +- %.2f dB over %d clips", stats["mean"], stats["std"], stats["n"])
+    if trainer.is_global_zero:
+        paths = [p for cb in trainer.checkpoint_callbacks for p in (cb.last_model_path, cb.best_model_path) if p]
+        store_calibration(paths, stats, trainer.global_step)
+    return stats
 
 
 def train(cfg: DictConfig) -> dict | None:
-    """Fit, then (``test_after_fit``) test the final model; returns the test metrics."""
+    """Fit, compute the calibration statistics once, then (``test_after_fit``) test the final model;
+    returns the test metrics."""
     import pytorch_lightning as pl  # here, not at the top: ``--help`` and imports stay fast
 
+    from lnta.anomaly.switch import anomalies_from_config
     from lnta.callbacks.progress import progress_bar
     from lnta.callbacks.resume import expected_checkpoint_dir, resume_checkpoint
-    from lnta.metrics.evaluate import Evaluation
+    from lnta.loggers import log_test_metrics
+    from lnta.metrics.evaluate import Evaluator
+    from lnta.reporting.test_outputs import write_test_outputs
+    from lnta.trainer.build import build_module
     from lnta.trainer.checkpoint import AtomicCheckpointIO, check_resumable, load_checkpoint
-    from lnta.trainer.compiled import compiled_last, inference_forward
+    from lnta.trainer.compiled import compiled_last
     from lnta.trainer.precision import speed_from_config
 
     check_train_config(cfg)
@@ -51,32 +66,41 @@ def train(cfg: DictConfig) -> dict | None:
     resumed = load_checkpoint(ckpt_path) if ckpt_path else None  # checked before anything is built or written
     speed = speed_from_config(cfg)
     log.info("%s", speed)
-    datamodule = build_datamodule(cfg, speed)
-    datamodule.test_required = bool(cfg.test_after_fit)  # without a test, data.test=auto may lack a test split
+    anomalies = anomalies_from_config(cfg.anomaly)
+    datamodule = build_datamodule(cfg, speed, anomalies)
     callbacks = build_named(cfg.get("callbacks"))
-    datamodule.prepare_data()  # generated data (synthetic) exist, masks included, before the evaluation looks for them
-    tests = Evaluation(datamodule.root, cfg.get("pixel_masks", "auto"), cfg.get("pixel_stride", 4),
-                        cfg.false_alarm_rate, cfg.get("region_quantile", 0.99), callbacks.get("dashboard"))
-    module = build_module(cfg, speed, tests.error_maps)
+    datamodule.prepare_data()  # generated data (synthetic) exist, masks included, before the evaluator looks for them
+    evaluator = Evaluator.from_config(cfg.evaluation, datamodule.root)
+    dashboard = callbacks.get("dashboard")
+    error_maps = evaluator.error_maps or bool(dashboard is not None and dashboard.heatmaps)
+    module = build_module(OmegaConf.to_container(cfg, resolve=True), datamodule.center, speed=speed,
+                          anomalies=anomalies, train=True, error_maps=error_maps)
     if resumed is not None:
         check_resumable(module, resumed, ckpt_path, cfg.trainer.get("max_steps"))
         del resumed
     trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision,
-                                      callbacks=[*callbacks.values(), *tests.callbacks, *progress_bar(cfg)],
+                                      callbacks=[*callbacks.values(), *evaluator.callbacks, *progress_bar(cfg)],
                                       logger=build_list(cfg.get("logger")) or False,
                                       plugins=[AtomicCheckpointIO()])
     metrics = None
     try:
         with expected_checkpoint_dir(ckpt_path, output_dir):
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        calibration = cfg.evaluation.get("calibration")
+        calibration = calibrate_after_fit(trainer, module, datamodule, calibration, speed) if calibration else None
         if cfg.test_after_fit:
             epoch = trainer.current_epoch - 1  # the last completed epoch, from 0 (README "Training and evaluation")
-            tests.frame.epoch = epoch  # the test row of csv/metrics.csv says the same
-            module.test_forward = inference_forward(speed, module.model)
             trainer.test(module, datamodule=datamodule, verbose=False)
-            metrics = tests.write(trainer, module, datamodule, output_dir, {
-                "epoch": epoch, "precision": speed.precision, "trainer_precision": speed.trainer_precision,
-                "inference_compiled": compiled_last(module.test_forward)})
+            split = datamodule.test_split()
+            metrics, results = evaluator.compute(split, {
+                "global_step": int(trainer.global_step), "epoch": epoch, "precision": speed.precision,
+                "trainer_precision": speed.trainer_precision,
+                "inference_compiled": compiled_last(module.test_forward)}, calibration)
+            if trainer.is_global_zero:
+                write_test_outputs(output_dir, metrics, results, split.names)
+                if dashboard is not None:
+                    dashboard.write(results, split.names, trainer.loggers)
+                log_test_metrics(trainer.loggers, metrics, epoch, trainer.global_step)
     except BaseException:
         finish_loggers(trainer.loggers, failed=True)
         raise

@@ -130,7 +130,7 @@ def train_job(side: str, method: str, precision: str | None, a, view: Path | Non
         cmd = [sys.executable, str(TIMED), "--record", str(record), "lnta", "lnta.train",
                f"+experiment={LNTA_METHOD[method]}", f"data.root={SHARED / 'ped2'}", f"data.image_size={a.size}",
                f"data.batch_size={a.batch}", f"precision={precision}", f"trainer.max_steps={steps}", "seed=0",
-               "test_after_fit=false", "callbacks.calibration=null", "ckpt_path=null",
+               "test_after_fit=false", "evaluation.calibration=null", "ckpt_path=null",
                "trainer.enable_progress_bar=false", f"hydra.run.dir={out / 'run'}"]
         if method == "patch":
             cmd += [f"anomaly.intruder.path={SHARED / 'cifar10'}", "anomaly.intruder.split=test"]
@@ -176,7 +176,7 @@ def eval_jobs(a, view: Path, tmp: Path) -> None:
         record = out / "record.json"
         out.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, str(TIMED), "--record", str(record), "lnta", "lnta.eval", f"ckpt_path={ckpt}",
-               f"precision={precision}", "pixel_masks=null", "trainer.enable_progress_bar=false",
+               f"precision={precision}", "evaluation.pixel_masks=null", "trainer.enable_progress_bar=false",
                f"hydra.run.dir={out / 'run'}"]
         print(time.strftime("%H:%M:%S"), "eval lnta", precision, flush=True)
         _, wall = _run(cmd, out / "log.txt", env)

@@ -19,7 +19,8 @@ from PIL import Image
 from lnta.data.labels.formats import ANOMALY, REGION_FILE
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.data.synthetic import TEST_KINDS
-from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
+from lnta.trainer.build import module_from_checkpoint
+from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint
 
 METHODS = ("baseline", "patch", "skip")
 

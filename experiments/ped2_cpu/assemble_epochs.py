@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from lnta.metrics.selection import write_epoch_table
+from lnta.reporting.test_outputs import write_epoch_table
 
 for run in sorted(Path(sys.argv[1] if len(sys.argv) > 1 else "experiments/ped2_cpu/runs").glob("*/seed*")):
     if not (run / "metrics.json").is_file() or (run / "epochs.csv").is_file():

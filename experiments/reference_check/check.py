@@ -235,7 +235,7 @@ class Sides:
         from hydra.core.hydra_config import HydraConfig
         from hydra.utils import instantiate
 
-        from lnta.cli._entry import build_anomalies
+        from lnta.anomaly.switch import anomalies_from_config
         from lnta.train import build_datamodule
         from lnta.trainer.precision import resolve_speed
 
@@ -252,9 +252,9 @@ class Sides:
         intruder = ([f"anomaly.intruder.path={cifar}", "anomaly.intruder.split=test"] if cifar else
                     ["anomaly.intruder.source=synthetic", "anomaly.intruder.path=null"])
         patch_cfg = experiment("ped2_patch", *intruder)
-        # lnta.train's own data module: the skip set comes from anomaly.skips, as in a training run
-        self.datamodule = build_datamodule(skip_cfg, resolve_speed("exact", "cpu"))
-        (self.skip,), (self.patch,) = build_anomalies(skip_cfg.anomaly), build_anomalies(patch_cfg.anomaly)
+        (self.skip,), (self.patch,) = anomalies_from_config(skip_cfg.anomaly), anomalies_from_config(patch_cfg.anomaly)
+        # lnta.train's own data module: the skip pairs come from the skip-frame type, as in a training run
+        self.datamodule = build_datamodule(skip_cfg, resolve_speed("exact", "cpu"), [self.skip])
         self.model_cfg, self.optimizer = skip_cfg.model, instantiate(skip_cfg.optimizer)
         self.instantiate = instantiate
         self.train_store, self.test_store = self.datamodule.store("train"), self.datamodule.store("test")

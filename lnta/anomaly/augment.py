@@ -16,7 +16,7 @@ from kornia.augmentation.random_generator import RandomGeneratorBase
 from lnta.anomaly.intruders.banks import IntruderBank, draw_count, expand_draw
 from lnta.anomaly.masks import TECHNIQUES, centre_walk, patch_sizes
 from lnta.errors import ConfigError
-from lnta.validate import patch_alpha, patch_beta
+from lnta.anomaly.settings import patch_alpha, patch_beta
 
 
 def check_patch_settings(technique: str, alpha: float, beta: int) -> None:

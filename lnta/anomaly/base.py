@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from lnta.errors import ConfigError
-from lnta.validate import probability
+from lnta.anomaly.settings import probability
 
 #: What the AE is taught on a pseudo sample: "lnta" reconstructs the normal clip (the paper);
 #: "steal" pushes the reconstruction error of the pseudo input up (-MSE, guarded).
@@ -34,6 +34,11 @@ class PseudoAnomaly(nn.Module):
         self.p, self.objective, self.steal_margin = float(p), objective, float(steal_margin)
         if name:
             self.name = name
+
+    def clip_rule(self):
+        """What this type needs of every training item beyond the normal clip: a rule the dataset applies
+        (:class:`lnta.data.datasets.TrainClips`), or None (the default: the normal clip is enough)."""
+        return None
 
     def forward(self, clips: torch.Tensor, batch: dict, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(inputs, targets)`` for samples ``index`` of the batch.

@@ -1,9 +1,14 @@
 """The probabilistic loss switch: which samples of a batch become which pseudo anomaly."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
+
+from lnta.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lnta.anomaly.base import PseudoAnomaly
 
 
 def assign_types(u: torch.Tensor, probs: Sequence[float]) -> torch.Tensor:
@@ -33,3 +38,21 @@ def pseudo_losses(per_sample: torch.Tensor, kinds: torch.Tensor, steal_margins: 
         if margin is not None:
             out = torch.where(kinds == k, -per_sample.clamp(max=margin), out)
     return out
+
+
+def anomalies_from_config(cfg) -> list[PseudoAnomaly]:
+    """Pseudo-anomaly types from an ``anomaly`` config (a DictConfig or a dict): one type (``_target_``), several
+    (``types``: name -> type), or none. Raises :class:`ConfigError` when the probabilities sum above 1 (the
+    types share [0, 1) in :func:`assign_types`)."""
+    import hydra
+
+    if not cfg:
+        return []
+    specs = {"anomaly": cfg} if "_target_" in cfg else \
+        {f"anomaly.types.{name}": spec for name, spec in (cfg.get("types") or {}).items() if spec}
+    anomalies = [hydra.utils.instantiate(spec, _convert_="object") for spec in specs.values()]
+    total = sum(a.p for a in anomalies)
+    if total > 1 + 1e-9:
+        raise ConfigError(f"{' + '.join(f'{key}.p' for key in specs)} = {total:g}: expected the enabled types' p "
+                          "to sum to at most 1 (one type per sample)")
+    return anomalies

@@ -14,7 +14,7 @@ import torch
 
 from lnta.anomaly.base import PseudoAnomaly
 from lnta.errors import ConfigError
-from lnta.validate import skip_set
+from lnta.anomaly.settings import skip_set
 
 
 def gather_frames(clips: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:

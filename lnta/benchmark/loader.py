@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from lnta.benchmark.timing import seconds_per_call, timer_warmup
 from lnta.data.io.cache import cache_path, open_cache
 from lnta.data.datasets import TrainClips
+from lnta.data.sampling import SkipPairs
 from lnta.data.io.frames import resize_gray
 from lnta.data.labels.layouts import find_layout
 from lnta.data.io.video import open_video
@@ -53,10 +54,10 @@ def loader_clips_per_s(root: str | Path, source: str = "cache", num_workers: int
 def store_clips_per_s(store, clip_len: int = 16, batch_size: int = 4, num_workers: int = 2, batches: int = 50,
                       repeats: int = 1, skips=None, seed: int = 0) -> float:
     """Training items per second out of a shuffled :class:`TrainClips` DataLoader over ``store`` (a
-    clip, plus its skip-frame pair with ``skips``): one timed block of ``batches * repeats`` batches
+    clip, plus its skip-frame pair with ``skips``, the set of :class:`~lnta.data.sampling.SkipPairs`): one timed block of ``batches * repeats`` batches
     (:mod:`lnta.benchmark.timing`), after the workers have started and filled their prefetch queues;
     fewer when one epoch holds fewer batches."""
-    loader = DataLoader(TrainClips(store, clip_len, skips), batch_size=batch_size, shuffle=True, drop_last=True,
+    loader = DataLoader(TrainClips(store, clip_len, [SkipPairs(tuple(skips))] if skips else ()), batch_size=batch_size, shuffle=True, drop_last=True,
                         num_workers=num_workers, persistent_workers=num_workers > 0,
                         generator=torch.Generator().manual_seed(seed))
     warm = max(2, 2 * num_workers)

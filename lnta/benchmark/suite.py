@@ -30,7 +30,7 @@ from lnta.benchmark.timing import seconds_per_call
 from lnta.data.io.frames import read_gray, resize_gray
 from lnta.data.transforms import to_unit
 from lnta.data.ondevice import DeviceFrames, TrainIndices
-from lnta.data.sampling import REFERENCE_CENTER
+from lnta.data.sampling import REFERENCE_CENTER, SkipPairs
 from lnta.data.io.store import FrameStore
 from lnta.data.labels.known import KNOWN
 from lnta.trainer.compiled import inference_forward
@@ -115,7 +115,8 @@ def ondevice_clips_per_s(store: FrameStore, frames: int, batch: int, device: tor
     """Training items per second as ``data.on_device=true`` makes them: index batches from the
     DataLoader, clip and skip-frame pair gathered on ``device``."""
     device_frames = DeviceFrames(store, device)
-    loader = DataLoader(TrainIndices(store, frames, skips), batch_size=batch, shuffle=True, drop_last=True)
+    loader = DataLoader(TrainIndices(store, frames, [SkipPairs(tuple(skips))]), batch_size=batch, shuffle=True,
+                        drop_last=True)
 
     def take():
         iterator = iter(loader)
@@ -139,7 +140,7 @@ def anomaly_ms(store: FrameStore, frames: int, batch: int, size: int, device: to
     patch_s = time_pseudo_anomalies(batch_size=batch, frames=frames, size=size, device=str(device),
                                     repeats=repeats)["seconds"]
     skip = SkipFrame(p=1.0, skips=SKIPS)
-    indices = next(iter(DataLoader(TrainIndices(store, frames, skip.skips), batch_size=batch, shuffle=True)))
+    indices = next(iter(DataLoader(TrainIndices(store, frames, [skip.clip_rule()]), batch_size=batch, shuffle=True)))
     indices = {k: v.to(device) for k, v in indices.items() if k != "clip_index"}
     skip_s = seconds_per_call(lambda: skip(clips, device_frames.gather_batch(indices), index), repeats)
     return 1000 * patch_s, 1000 * skip_s

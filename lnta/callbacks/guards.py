@@ -8,7 +8,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from lnta.errors import ConfigError, DataError, LntaError
+from lnta.errors import ConfigError, LntaError
 
 
 class TrainingDiverged(LntaError):
@@ -96,15 +96,3 @@ class FiniteWeights(pl.Callback):
 
     def on_train_end(self, trainer, pl_module) -> None:
         self.check(trainer, pl_module, "end of training")
-
-
-def check_finite_psnr(psnr: np.ndarray, names: list[str], videos: np.ndarray, frames: np.ndarray,
-                      where: str) -> None:
-    """Refuse per-frame PSNRs (dB) that are NaN or infinite: min-max scores and AUCs of them mean
-    nothing. Raises :class:`DataError` naming ``where`` (the checkpoint), the count and the first frame."""
-    bad = ~np.isfinite(np.asarray(psnr, np.float64))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{where}: {int(bad.sum())} of {len(bad)} frames have a non-finite PSNR (first: video "
-                        f"{names[int(videos[i])]} frame {int(frames[i])}, {psnr[i]}); the model's weights are "
-                        "broken (diverged training), so no AUC or score is computed from them")

@@ -7,7 +7,6 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import hydra
 from hydra.errors import CompactHydraException, InstantiationException, MissingConfigException
@@ -15,12 +14,10 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from lnta.cli.rundir import guard_run_dir
-from lnta.errors import ConfigError, LntaError
+from lnta.errors import LntaError
 from lnta.cli.help import register_resolver as register_help
 from lnta.reporting.results import register_resolver
-
-if TYPE_CHECKING:  # torch stays unimported until a command runs
-    from lnta.anomaly.base import PseudoAnomaly
+from lnta.trainer.slots import register_resolver as register_slots
 
 log = logging.getLogger("lnta")
 
@@ -169,35 +166,24 @@ def entry_point(config_name: str):
     """``hydra.main`` over ``conf/<config_name>.yaml`` with :func:`clear_errors` outside (Hydra's
     composition errors) and inside (errors of the task, before Hydra reports them), and
     :func:`quiet_logs` while the task runs; the numeric settings are checked against
-    :data:`lnta.validate.RANGES` before the task runs; the task holds its run dir's lock (:func:`lnta.cli.rundir.guard_run_dir`)."""
+    :func:`lnta.cli.settings.all_ranges` before the task runs; the task holds its run dir's lock (:func:`lnta.cli.rundir.guard_run_dir`)."""
 
     def decorate(task):
         @functools.wraps(task)
         def checked(cfg: DictConfig):
-            from lnta.validate import check_ranges  # every command: numeric settings in range first
+            from lnta.cli.settings import all_ranges  # every command: numeric settings in range first
+            from lnta.validate import check_ranges
 
-            check_ranges(cfg)
+            check_ranges(cfg, all_ranges())
             return task(cfg)
 
         register_resolver()  # ${lnta_job_name:...} names multirun job folders (conf/hydra/default.yaml)
         register_help()      # ${lnta_help:...} is the --help text
+        register_slots()     # ${lnta_gpu_slot:} is trainer=gpu_slot's device
         return clear_errors(hydra.main(version_base="1.3", config_path=str(CONF_DIR),
                                        config_name=config_name)(clear_errors(guard_run_dir(_quiet(checked)))))
 
     return decorate
-
-
-def build_anomalies(cfg: DictConfig) -> list[PseudoAnomaly]:
-    """Pseudo-anomaly types from ``anomaly``: one type (``_target_``) or several (``types``)."""
-    if "_target_" in cfg:
-        specs = [cfg]
-    else:
-        specs = list((cfg.get("types") or {}).values())
-    anomalies = [hydra.utils.instantiate(spec, _convert_="object") for spec in specs]
-    total = sum(a.p for a in anomalies)
-    if total > 1 + 1e-9:
-        raise ConfigError(f"anomaly.types: the probabilities p sum to {total:g}; expected at most 1 (one type per sample)")
-    return anomalies
 
 
 def build_named(cfg: DictConfig | None) -> dict:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
@@ -17,13 +18,32 @@ from lnta.data.labels.known import check_known
 from lnta.data.labels.layouts import Layout, find_layout, label_file_source
 from lnta.data.order import EpochShuffle
 from lnta.data.ondevice import DEVICE_MEMORY_FRACTION, DeviceFrames, TrainIndices, fits_on
-from lnta.data.sampling import REFERENCE_CENTER
+from lnta.data.sampling import REFERENCE_CENTER, scored_frames
 from lnta.data.io.store import FrameStore
 from lnta.data.io.frames import check_frame_sizes
 from lnta.data.io.video import open_video
 from lnta.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TestSplit:
+    """What the evaluation of a test pass needs to know of the test split, as one value
+    (:meth:`VideoDataModule.test_split`): the dataset's name, the test videos' names and frame counts in
+    the order of their indices, the clip length and scored frame, and where the labels came from."""
+
+    dataset: str
+    names: list[str]
+    lengths: list[int]
+    clip_len: int
+    center: int
+    label_info: dict = field(default_factory=dict)
+
+    @property
+    def scored_frames(self) -> int:
+        """How many frames the reference protocol scores (no padding: ``length - clip_len + 1`` per video)."""
+        return sum(len(scored_frames(n, self.clip_len, self.center)) for n in self.lengths)
 
 
 class VideoDataModule(pl.LightningDataModule):
@@ -34,8 +54,8 @@ class VideoDataModule(pl.LightningDataModule):
     otherwise decoded once per split into memory (grayscale, resized to ``image_size``). Batches are
     normalised on the training device. Test labels: ``labels`` (a ``.npy``, ``.mat`` or ``.m`` file) or
     what the layout holds, chosen by ``label_source`` (auto, npy, intervals, masks) and checked against
-    every test video's frame count. ``skips`` (from the skip-frame anomaly) makes training items carry
-    a skip-frame pair.
+    every test video's frame count. ``clip_rules``: what the pseudo anomalies need of every training item
+    beyond its normal clip (:meth:`lnta.anomaly.base.PseudoAnomaly.clip_rule`; skip-frame: its clip pair).
     ``on_device`` keeps the training frames on the training device and gathers clips there
     (:mod:`lnta.data.ondevice`); it falls back to host loading when they take more than
     ``device_memory_fraction`` of a GPU's free memory.
@@ -43,28 +63,30 @@ class VideoDataModule(pl.LightningDataModule):
     ``shuffle_seed`` orders the training clips (:class:`~lnta.data.order.EpochShuffle`; the commands pass the run seed).
     ``test``: whether training reads the test split (its checks before fit, the cache): ``true``,
     ``false`` (training only, normal footage without labels), or ``auto`` (when the layout has one, or
-    when :attr:`test_required`, which ``lnta.train`` sets from ``test_after_fit``).
+    when ``test_required``: a test follows training; ``lnta.train`` passes ``test_after_fit``).
+    ``center``: the scored frame of each test clip, 0-based (the reference's 9th frame); the data module is
+    its one owner, everyone else receives it as a value (:meth:`test_split`).
     """
 
     def __init__(self, root: str, name: str = "frames", image_size: int = 256, clip_len: int = 16,
                  batch_size: int = 4, eval_batch_size: int = 16, num_workers: int = 0,
-                 labels: str | None = None, skips: Sequence[int] | None = None,
+                 labels: str | None = None, clip_rules: Sequence[Callable] = (),
                  label_source: str = "auto", cache_dir: str | None = None, backend: str = "auto",
                  center: int = REFERENCE_CENTER, persistent_workers: bool = True, on_device: bool = False,
                  device_memory_fraction: float = DEVICE_MEMORY_FRACTION, eval_batch_scale: int = 1,
-                 shuffle_seed: int = 0, test: bool | str = "auto"):
+                 shuffle_seed: int = 0, test: bool | str = "auto", test_required: bool = True):
         super().__init__()
         self.root = Path(root).expanduser()
         self.name, self.image_size, self.clip_len = name, image_size, clip_len
         self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
         self.labels_path = Path(labels).expanduser() if labels else None
-        self.skips = list(skips) if skips else None
+        self.clip_rules = list(clip_rules)
         self.label_source, self.cache_dir, self.backend = label_source, cache_dir, backend
         self.center, self.persistent_workers = center, persistent_workers
         if test not in (True, False, "auto"):
             raise ConfigError(f"data.test={test}: expected true, false or auto")
         self.test = test
-        self.test_required = True  # a test follows training (lnta.train: test_after_fit)
+        self.test_required = bool(test_required)
         self.on_device, self.device_memory_fraction = on_device, device_memory_fraction
         self.eval_batch_scale, self.shuffle_seed = int(eval_batch_scale), int(shuffle_seed)
         self.device_frames: DeviceFrames | None = None
@@ -189,11 +211,17 @@ class VideoDataModule(pl.LightningDataModule):
             self.check_test_early()  # first: a test-split fault must not wait for the training frames
             self.device_frames = self._device_frames() if self.on_device else None
             dataset = TrainIndices if self.device_frames else TrainClips
-            self.train_set = dataset(self.store("train"), self.clip_len, self.skips)
+            self.train_set = dataset(self.store("train"), self.clip_len, self.clip_rules)
             self.train_order = EpochShuffle(len(self.train_set), self.shuffle_seed)
         if stage in ("test", None):
             store = self.store("test")
             self.test_set = TestClips(store, self.clip_len, self.center, [self.test_labels[n] for n in store.names])
+
+    def test_split(self) -> TestSplit:
+        """The test split's facts (:class:`TestSplit`), after ``setup("test")``."""
+        store = self.store("test")
+        return TestSplit(self.name, list(store.names), list(store.lengths), self.clip_len, self.center,
+                         dict(self.label_info))
 
     def _device_frames(self) -> DeviceFrames | None:
         store = self.store("train")

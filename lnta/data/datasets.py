@@ -1,13 +1,13 @@
 """Clip datasets over a FrameStore: uint8 clips plus where they come from."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from lnta.data.sampling import REFERENCE_CENTER, ClipIndex, normal_clip, skip_clip_pair
+from lnta.data.sampling import REFERENCE_CENTER, ClipIndex, normal_clip
 from lnta.data.io.store import FrameStore
 
 
@@ -47,26 +47,28 @@ class _Clips(Dataset):
 class TrainClips(_Clips):
     """Every stride-1 clip of every training video.
 
-    Items: ``clip`` uint8 (1, T, H, W), ``video``, ``start``; with ``skips`` also ``skip_clip``
-    and ``skip_target`` (the reference skip-frame pair, see ``skip_clip_pair``) and ``skip``.
+    Items: ``clip`` uint8 (1, T, H, W), ``video``, ``start``, and what the ``clip_rules`` of the pseudo
+    anomalies add (e.g. :class:`~lnta.data.sampling.SkipPairs`: ``skip_clip``, ``skip_target``, ``skip``).
+    A rule is called with ``(start, clip_len, num_frames, randint)`` and returns frame-index entries
+    (keys of :data:`FRAME_KEYS`, gathered into clips) and plain values.
     """
 
-    def __init__(self, store: FrameStore, clip_len: int = 16, skips: Sequence[int] | None = None):
+    def __init__(self, store: FrameStore, clip_len: int = 16, clip_rules: Sequence[Callable] = ()):
         super().__init__(store, clip_len)
-        self.skips = list(skips) if skips else None
+        self.clip_rules = list(clip_rules)
 
     def frame_indices(self, key: int | tuple[int, int]) -> dict:
         """Item ``key`` before gathering: ``video``, ``start`` and the frame indices of its clips
-        (``clip_index``; with ``skips`` also ``skip_index``, ``target_index`` and ``skip``).
-        ``key`` is an index, or ``(index, item seed)`` from :class:`~lnta.data.order.EpochShuffle`."""
+        (``clip_index`` and those of the clip rules). ``key`` is an index, or ``(index, item seed)`` from
+        :class:`~lnta.data.order.EpochShuffle`."""
         i, seed = key if isinstance(key, tuple) else (key, None)
         video, start = int(self.videos[i]), int(self.starts[i])
         length = self.store.lengths[video]
         item = {"video": video, "start": start, "clip_index": normal_clip(start, self.clip_len, length)}
-        if self.skips:
-            skip_idx, target_idx, s = skip_clip_pair(start, self.skips, self.clip_len, length,
-                                                     _item_randint(seed))
-            item.update(skip_index=skip_idx, target_index=target_idx, skip=s)
+        if self.clip_rules:
+            randint = _item_randint(seed)
+            for rule in self.clip_rules:
+                item.update(rule(start, self.clip_len, length, randint))
         return item
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:

@@ -85,6 +85,26 @@ def skip_clip_pair(start: int, skips: Sequence[int], clip_len: int, num_frames: 
     return skip_clip(start, s, clip_len, num_frames), normal_clip(start, clip_len, num_frames), s
 
 
+class SkipPairs:
+    """The extra clips a skip-frame pseudo anomaly needs of every training item, by :func:`skip_clip_pair`:
+    ``skip_index`` (frames n, n+s, ...), ``target_index`` (n..n+T-1) and ``skip`` (s, drawn from ``skips``).
+    Given to the dataset by the anomaly type that owns it (:meth:`lnta.anomaly.skip.SkipFrame.clip_rule`).
+    (A plain class, not a dataclass: Hydra would turn a dataclass passed to ``instantiate`` into a config.)"""
+
+    def __init__(self, skips: Sequence[int]):
+        self.skips = tuple(int(s) for s in skips)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SkipPairs) and other.skips == self.skips
+
+    def __repr__(self) -> str:
+        return f"SkipPairs({self.skips})"
+
+    def __call__(self, start: int, clip_len: int, num_frames: int, randint: Callable[[int], int]) -> dict:
+        skip_idx, target_idx, s = skip_clip_pair(start, self.skips, clip_len, num_frames, randint)
+        return {"skip_index": skip_idx, "target_index": target_idx, "skip": s}
+
+
 def scored_frames(num_frames: int, clip_len: int, center: int = REFERENCE_CENTER) -> np.ndarray:
     """Frames that receive a score without padding: ``center .. num_frames - clip_len + center``.
 

@@ -19,7 +19,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from lnta.metrics.calibration import CALIBRATION_KEY, calibrate
-from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
+from lnta.trainer.build import module_from_checkpoint
+from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint
 from lnta.errors import DataError
 from lnta.io import atomic_path
 from lnta.models.conv_ae3d import _BASE_CHANNELS, ConvAE3D
@@ -176,11 +177,11 @@ def convert(cfg: DictConfig) -> Path:
                   CONFIG_KEY: {"model": model_cfg, "data": data_cfg, "converted_from": str(src.resolve())},
                   "epoch": int(obj["epoch"]) if isinstance(obj, dict) and isinstance(obj.get("epoch"), int) else -1}
     if cfg.calibrate:
-        datamodule = hydra.utils.instantiate(cfg.data, skips=None, _convert_="object")
+        datamodule = hydra.utils.instantiate(cfg.data, _convert_="object")
         device = resolve_device(cfg.device)
-        module = module_from_checkpoint(checkpoint)
+        module = module_from_checkpoint(checkpoint, datamodule.center)
         checkpoint[CALIBRATION_KEY] = calibrate(module.model.eval().to(device), datamodule.store("train"),
-                                                datamodule.clip_len, module.center, cfg.calibration.max_clips,
+                                                datamodule.clip_len, datamodule.center, cfg.calibration.max_clips,
                                                 cfg.calibration.batch_size, device)
     with atomic_path(out) as tmp:
         torch.save(checkpoint, tmp)

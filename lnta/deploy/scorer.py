@@ -17,17 +17,17 @@ from tqdm import tqdm
 
 from lnta.metrics.calibration import (CALIBRATION_KEY, calibrated_scores, calibration_stats, flagged_intervals,
                                       threshold_for)
-from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
-from lnta.data.sampling import REFERENCE_CENTER
-from lnta.callbacks.guards import check_finite_psnr
+from lnta.trainer.build import module_from_checkpoint, scored_frame
+from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint
+from lnta.metrics.protocol import check_finite_psnr
 from lnta.errors import ConfigError, DataError
 from lnta.io import atomic_path, staged_outputs, write_json
 from lnta.deploy.overlay import KeepFrames, OverlayWriter
 from lnta.reporting.plots import plot_score_timeline
 from lnta.metrics.protocol import minmax_anomaly_scores
 from lnta.deploy.stream import Source, find_sources, score_frames
-from lnta.trainer.compiled import compiled_last, inference_forward
-from lnta.trainer.precision import apply_speed, inference_compile_of, precision_of, resolve_device, resolve_speed
+from lnta.trainer.compiled import compiled_last
+from lnta.trainer.precision import inference_compile_of, precision_of, resolve_device, resolve_speed
 
 log = logging.getLogger("lnta.score")
 
@@ -48,10 +48,9 @@ class VideoScorer:
         trained_run = checkpoint[CONFIG_KEY]
         self.speed = resolve_speed(precision_of(cfg.get("precision"), trained_run), self.device,
                                    inference_compile=inference_compile_of(cfg.get("inference_compile"), trained_run))
-        self.model = apply_speed(self.speed, module_from_checkpoint(checkpoint).model.eval().to(self.device))
-        self.forward = inference_forward(self.speed, self.model)
-        self.image_size, self.clip_len = trained["image_size"], trained["clip_len"]
-        self.center = trained.get("center", REFERENCE_CENTER)
+        self.image_size, self.clip_len, self.center = trained["image_size"], trained["clip_len"], scored_frame(trained)
+        module = module_from_checkpoint(checkpoint, self.center, speed=self.speed).eval().to(self.device)
+        self.model, self.forward = module.model, module.test_forward
         self.stats = checkpoint.get(CALIBRATION_KEY)
         self.threshold = None
         if self.stats:

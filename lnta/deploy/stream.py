@@ -20,7 +20,7 @@ from lnta.data.sampling import scored_clips
 from lnta.data.transforms import to_unit
 from lnta.errors import DataError
 from lnta.io import is_macos_metadata
-from lnta.metrics.protocol import error_map, frame_psnr
+from lnta.metrics.protocol import score_clips
 from lnta.trainer.precision import Speed, autocast
 
 @dataclass
@@ -88,9 +88,9 @@ def _score_batch(model, batch, center, device, maps, speed) -> Iterator[FrameRes
     index, clips = zip(*batch)
     x = to_unit(torch.from_numpy(np.stack([np.stack(c) for c in clips])).unsqueeze(1).to(device))
     with autocast(speed, device):
-        y = model(x)
-    psnr = frame_psnr(y, x, center).cpu().numpy()
-    error = error_map(y, x, center).cpu().numpy() if maps else None
+        out = score_clips(model, x, center, maps)
+    psnr = out["psnr"].float().cpu().numpy()
+    error = out["error"].cpu().numpy() if maps else None
     for k, f in enumerate(index):
         yield FrameResult(int(f), float(psnr[k]), clips[k][center] if maps else None,
                           error[k] if maps else None)

@@ -14,7 +14,7 @@ from lnta.data.transforms import to_unit
 from lnta.data.sampling import ClipIndex, normal_clip, runs
 from lnta.data.io.store import FrameStore
 from lnta.errors import ConfigError
-from lnta.metrics.protocol import frame_level_metrics, frame_psnr
+from lnta.metrics.protocol import frame_level_metrics, score_clips
 
 
 #: Where the statistics live in a checkpoint (plain floats and lists: loadable with weights_only).
@@ -75,21 +75,23 @@ def sample_clips(store: FrameStore, clip_len: int, max_clips: int, seed: int = 0
 
 
 @torch.no_grad()
-def normal_psnrs(model: torch.nn.Module, store: FrameStore, pairs, clip_len: int, center: int,
+def normal_psnrs(forward, store: FrameStore, pairs, clip_len: int, center: int,
                  batch_size: int, device: torch.device) -> np.ndarray:
-    """PSNR of the scored frame of each (video, start) clip of ``store``, the model in eval mode."""
+    """PSNR of the scored frame of each (video, start) clip of ``store`` (:func:`~lnta.metrics.protocol.score_clips`,
+    the step testing uses), reconstructed by ``forward`` (a model in eval mode, or its inference forward)."""
     out = []
     for i in range(0, len(pairs), batch_size):
         clips = np.stack([store.gather(v, normal_clip(s, clip_len, store.lengths[v]))
                           for v, s in pairs[i:i + batch_size]])
         x = to_unit(torch.from_numpy(clips).unsqueeze(1).to(device))
-        out.append(frame_psnr(model(x), x, center).cpu())
+        out.append(score_clips(forward, x, center)["psnr"].float().cpu())
     return torch.cat(out).numpy().astype(np.float64)
 
 
-def calibrate(model: torch.nn.Module, store: FrameStore, clip_len: int, center: int, max_clips: int = 512,
+def calibrate(forward, store: FrameStore, clip_len: int, center: int, max_clips: int = 512,
               batch_size: int = 16, device="cpu", seed: int = 0) -> dict:
-    """Calibration statistics of ``model`` (in eval mode) on up to ``max_clips`` clips of ``store``."""
+    """Calibration statistics of ``forward`` (a model in eval mode, or its inference forward, under the caller's
+    autocast) on up to ``max_clips`` clips of ``store``, sampled by ``seed``."""
     pairs = sample_clips(store, clip_len, max_clips, seed)
-    psnr = normal_psnrs(model, store, pairs, clip_len, center, batch_size, device)
+    psnr = normal_psnrs(forward, store, pairs, clip_len, center, batch_size, device)
     return calibration_stats(psnr, f"{len(psnr)} training clips")

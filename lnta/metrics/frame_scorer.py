@@ -1,35 +1,26 @@
-"""Test-time frame-level evaluation: an accumulator of test-step outputs, then a separate writer.
+"""Test-time frame-level evaluation: an accumulator of test-step outputs, and the metrics of its results.
 
 :class:`FrameScorer` reads only what ``test_step`` returns (PSNR, video, frame and the label of
 each clip's scored frame, which rides in the test batch), gathers it across ranks without
 duplicates and applies the reference protocol. :func:`run_metrics` assembles ``metrics.json``
-from its results and what the command passes in; :func:`write_test_outputs` writes the files.
+from its results and what the command passes in; :mod:`lnta.reporting.test_outputs` writes the files.
 """
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from lnta.callbacks.guards import check_finite_psnr
 from lnta.errors import DataError
-from lnta.io import write_csv, write_json
 from lnta.metrics.calibration import DEFAULT_FALSE_ALARM_RATE, calibrated_metrics
-from lnta.metrics.protocol import REFERENCE_PROTOCOL, frame_level_metrics, minmax_anomaly_scores, roc_curve
-from lnta.reporting.plots import plot_roc, plot_video_scores
+from lnta.metrics.protocol import REFERENCE_PROTOCOL, check_finite_psnr, frame_level_metrics, minmax_anomaly_scores
 
 log = logging.getLogger(__name__)
 
 #: The per-frame entries of a ``test_step`` output that the frame scorer reads.
 FRAME_KEYS = ("psnr", "video", "frame", "label")
-
-
-def _write_scores_csv(path: Path, names, videos, frames, psnr, scores, labels) -> None:
-    write_csv(path, ["video", "frame", "psnr", "score", "label"],
-              ([names[v], int(f), f"{p:.6f}", f"{s:.6f}", int(y)] for v, f, p, s, y in zip(videos, frames, psnr, scores, labels)))
 
 
 def gather_unique(pl_module, parts: list[dict], keys) -> dict[str, np.ndarray]:
@@ -47,16 +38,13 @@ class FrameScorer(pl.Callback):
     """Accumulates the test outputs ``psnr``, ``video``, ``frame`` and ``label`` (each (B,)) of
     every batch, like a torchmetrics ``Metric``; at the end of the test epoch :attr:`results` holds
     one entry per scored frame, sorted by (video, frame), with the per-video min-max ``score``, and
-    :attr:`metrics` the frame-level AUCs (also logged as ``test/auc_micro``, ``test/auc_macro``).
-    :attr:`epoch`, when the command sets it, is logged as that row's ``epoch``: the index of the last
-    trained epoch (from 0, as ``epochNNN.ckpt`` and ``metrics.json``), not Lightning's count of epochs done.
-    Raises :class:`DataError` when a batch carries no labels.
+    :attr:`metrics` the frame-level AUCs (the command logs them, with the trained epoch, to its loggers:
+    :func:`lnta.loggers.log_test_metrics`). Raises :class:`DataError` when a batch carries no labels.
     """
 
     def __init__(self):
         self.results: dict[str, np.ndarray] | None = None
         self.metrics: dict | None = None
-        self.epoch: int | None = None
         self._parts: list[dict] = []
 
     def on_test_epoch_start(self, trainer, pl_module) -> None:
@@ -77,9 +65,6 @@ class FrameScorer(pl.Callback):
         self.results = {"video": videos, "frame": data["frame"].astype(np.int64), "psnr": psnr,
                         "score": scores, "label": labels}
         self.metrics = frame_level_metrics(scores, labels, videos)
-        epoch = {} if self.epoch is None else {"epoch": float(self.epoch)}
-        pl_module.log_dict({"test/auc_micro": self.metrics["auc_micro"], "test/auc_macro": self.metrics["auc_macro"],
-                            **epoch}, rank_zero_only=True, sync_dist=False)
 
 
 def check_both_classes(labels: np.ndarray, source: str) -> None:
@@ -124,17 +109,3 @@ def run_metrics(results: dict, expected_frames: int, facts: dict | None = None, 
         metrics["calibrated"] = calibrated_metrics(results["psnr"], results["label"], results["video"], calibration,
                                                    false_alarm_rate, names)
     return metrics
-
-
-def write_test_outputs(output_dir: str | Path, metrics: dict, results: dict, names: list[str]) -> None:
-    """Write ``metrics.json``, ``scores.csv``, ``scores.png`` and ``roc.png`` into ``output_dir``;
-    ``names[v]`` is the name of test video ``v``."""
-    out = Path(output_dir)
-    r = results
-    write_json(out / "metrics.json", metrics)
-    _write_scores_csv(out / "scores.csv", names, r["video"], r["frame"], r["psnr"], r["score"], r["label"])
-    plot_video_scores(out / "scores.png", r["video"], r["frame"], r["score"], r["label"], names,
-                      title=f"{out.name}: AUC micro {metrics['auc_micro']:.4f}, macro {metrics['auc_macro']:.4f}")
-    plot_roc(out / "roc.png", *roc_curve(r["score"], r["label"]), metrics["auc_micro"])
-    log.info("frame-level AUC micro %.4f macro %.4f over %d frames -> %s",
-             metrics["auc_micro"], metrics["auc_macro"], metrics["n_frames_scored"], out)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from lnta.data.labels.formats import PIXEL_MASK_FILE as MASK_FILE, read_pixel_masks
-from lnta.errors import ConfigError, DataError
+from lnta.errors import DataError
 from lnta.metrics.detection_criteria import RULE as DETECTION_RULE, criteria_from_error_maps
 from lnta.metrics.frame_scorer import gather_unique
 from lnta.metrics.protocol import roc_auc
@@ -78,12 +78,11 @@ class PixelScorer(pl.Callback):
     above the ``region_quantile`` of the sampled error pixels.
 
     ``masks``: the mask file (see :func:`mask_path`). The module must be built with
-    ``error_maps=True`` so that ``test_step`` returns the maps.
+    ``error_maps=True`` so that ``test_step`` returns the maps. ``region_quantile`` in (0, 1) and ``stride``
+    >= 1 (checked as ``evaluation.*`` settings, :mod:`lnta.metrics.settings`).
     """
 
     def __init__(self, masks: str | Path, stride: int = 4, region_quantile: float = 0.99):
-        if not 0.0 < region_quantile < 1.0:
-            raise ConfigError(f"region_quantile={region_quantile}: expected a number in (0, 1)")
         self.path, self.stride, self.region_quantile = Path(masks), stride, region_quantile
         self.size = _mask_size(self.path)
         self.data: dict[str, np.ndarray] | None = None

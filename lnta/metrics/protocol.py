@@ -9,6 +9,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from lnta.errors import DataError
+
 #: Name recorded in metrics.json for the reference protocol (no padding, 9th frame, min-max per video).
 REFERENCE_PROTOCOL = "reference: 16-frame clips, 9th frame scored, no padding, per-video min-max"
 
@@ -41,6 +43,21 @@ def error_map(reconstruction: torch.Tensor, target: torch.Tensor, frame: int) ->
     used by the pixel-level AUC, the heatmaps and the stream scorer; display scaling is the plot's job."""
     diff = reconstruction[:, :, frame].float() - target[:, :, frame].float()
     return diff.pow(2).mean(1)
+
+
+def score_clips(forward, clips: torch.Tensor, center: int, maps: bool = False) -> dict[str, torch.Tensor]:
+    """The one inference step of testing, calibration and stream scoring: reconstruct ``clips``
+    (B, C, T, H, W) in [-1, 1] with ``forward`` and score frame ``center`` of each clip.
+
+    Returns ``psnr`` (B,) (:func:`frame_psnr`); with ``maps`` also ``error`` (B, H, W)
+    (:func:`error_map`), ``input`` and ``reconstruction`` (B, H, W; channel 0 of the scored frame, float32).
+    Autocast, if any, is the caller's (Lightning's precision plugin in ``test_step``)."""
+    reconstruction = forward(clips)
+    out = {"psnr": frame_psnr(reconstruction, clips, center)}
+    if maps:
+        out.update(error=error_map(reconstruction, clips, center), input=clips[:, 0, center].float(),
+                   reconstruction=reconstruction[:, 0, center].float())
+    return out
 
 
 @contextmanager
@@ -102,3 +119,15 @@ def frame_level_metrics(scores: np.ndarray, labels: np.ndarray, videos: np.ndarr
         "auc_macro_videos": len(defined),
         "auc_per_video": per_video,
     }
+
+
+def check_finite_psnr(psnr: np.ndarray, names: list[str], videos: np.ndarray, frames: np.ndarray,
+                      where: str) -> None:
+    """Refuse per-frame PSNRs (dB) that are NaN or infinite: min-max scores and AUCs of them mean
+    nothing. Raises :class:`DataError` naming ``where`` (the checkpoint), the count and the first frame."""
+    bad = ~np.isfinite(np.asarray(psnr, np.float64))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{where}: {int(bad.sum())} of {len(bad)} frames have a non-finite PSNR (first: video "
+                        f"{names[int(videos[i])]} frame {int(frames[i])}, {psnr[i]}); the model's weights are "
+                        "broken (diverged training), so no AUC or score is computed from them")

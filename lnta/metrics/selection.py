@@ -1,4 +1,5 @@
-"""Epoch-selection protocols, which epoch's AUC a run reports, and the per-epoch table of a run.
+"""Epoch-selection protocols, which epoch's AUC a run reports, and reading the per-epoch table of a run
+(:func:`lnta.reporting.test_outputs.write_epoch_table` writes it).
 
 ``last`` uses no test labels (the headline); ``oracle`` picks the best epoch on the test set,
 as the paper's numbers were obtained, and is for comparison only.
@@ -7,9 +8,6 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-
-from lnta.io import write_csv, write_json
-from lnta.reporting.plots import plot_curves
 
 PROTOCOLS = {
     "last": "last epoch (no test labels used)",
@@ -31,25 +29,6 @@ def select_epoch(rows: list[dict], protocol: str, key: str = "auc_micro") -> dic
 MECHANISM_COLUMNS = ["anomaly_psnr", "foreground_psnr", "background_psnr", "gap_db"]
 #: The columns of ``epochs.csv`` (AUC per epoch of one run).
 COLUMNS = ["epoch", "auc_micro", "auc_macro", "pixel_auc", *MECHANISM_COLUMNS, "n_frames_scored", "ckpt_path"]
-
-
-def write_epoch_table(run_dir: Path, rows: list[dict]) -> None:
-    """Write the per-epoch metrics ``rows`` of a run, labelled with the ``last`` and ``oracle`` picks:
-    ``epochs.csv``, ``epoch_metrics.json``, ``epochs.png`` (the AUC per epoch) and, where the rows carry
-    the mechanism measure, ``mechanism.png`` (the reconstruction PSNR of anomalies, normal foreground and
-    background per epoch)."""
-    rows = sorted(rows, key=lambda r: r["epoch"])
-    write_csv(run_dir / "epochs.csv", COLUMNS, [{**r, **r.get("mechanism", {})} for r in rows])
-    selections = {name: {"rule": rule, **select_epoch(rows, name)} for name, rule in PROTOCOLS.items()}
-    write_json(run_dir / "epoch_metrics.json", {"epochs": rows, "selection": selections})
-    epochs = [r["epoch"] for r in rows]
-    plot_curves(run_dir / "epochs.png", {"micro AUC": (epochs, [r["auc_micro"] for r in rows])},
-                xlabel="epoch", ylabel="frame-level AUC", title=f"AUC per epoch: {run_dir.name}")
-    if all("mechanism" in r for r in rows):
-        plot_curves(run_dir / "mechanism.png",
-                    {region: (epochs, [r["mechanism"][f"{region}_psnr"] for r in rows])
-                     for region in ("anomaly", "foreground", "background")},
-                    xlabel="epoch", ylabel="reconstruction PSNR (dB)", title=f"Where the error goes: {run_dir.name}")
 
 
 def read_epoch_table(run_dir: Path) -> list[dict] | None:

@@ -12,7 +12,7 @@ from lnta.anomaly.switch import assign_types, pseudo_losses
 from lnta.data.transforms import to_unit
 from lnta.data.sampling import REFERENCE_CENTER
 from lnta.errors import ConfigError
-from lnta.metrics.protocol import error_map, frame_psnr
+from lnta.metrics.protocol import score_clips
 
 #: Checkpoint key holding the run's resolved config, so a checkpoint stands alone.
 CONFIG_KEY = "lnta_config"
@@ -30,22 +30,20 @@ class LNTAModule(pl.LightningModule):
     the AE learns to reconstruct only normality. Per-sample MSEs are averaged with equal weight; a
     model with a ``regularizer()`` method (MemAE) adds its term of the last forward to the loss.
 
-    ``test_step`` returns, per clip, the PSNR of its scored frame, ``video``, ``frame`` and the
-    batch's ``label`` (for :class:`~lnta.metrics.frame_scorer.FrameScorer`); with ``error_maps``
-    also the scored frame's ``error`` map (:func:`~lnta.metrics.protocol.error_map`), ``input`` and
-    ``reconstruction`` (B, H, W; pixel-level AUC, heatmaps).
+    ``test_step`` returns, per clip, :func:`~lnta.metrics.protocol.score_clips` of its scored frame
+    ``center`` (``psnr``; with ``error_maps`` also ``error``, ``input``, ``reconstruction``), with the
+    batch's ``video``, ``frame`` and ``label``, for the evaluator's callbacks (:mod:`lnta.metrics.evaluate`).
 
-    ``optimizer``: a factory ``params -> torch.optim.Optimizer`` (the ``optimizer`` config with
-    ``_partial_: true``); required to train. ``config``: the run's resolved config as plain
-    containers, stored in every checkpoint. ``calibration``: the normal-PSNR statistics of the
-    current weights (:mod:`lnta.metrics.calibration`), None until computed. ``test_forward``: the
-    callable ``test_step`` reconstructs with (:func:`lnta.trainer.compiled.inference_forward`); None
+    Built by :func:`lnta.trainer.build.build_module`. ``optimizer``: a factory ``params ->
+    torch.optim.Optimizer`` (the ``optimizer`` config with ``_partial_: true``); required to train.
+    ``config``: the run's resolved config as plain containers, stored in every checkpoint. ``test_forward``:
+    the callable ``test_step`` reconstructs with (:func:`lnta.trainer.compiled.inference_forward`); None
     (the default) uses ``model``.
     """
 
     def __init__(self, model: nn.Module, anomalies: Sequence[PseudoAnomaly] = (),
                  optimizer: Callable | None = None, center: int = REFERENCE_CENTER, error_maps: bool = False,
-                 config: dict | None = None, calibration: dict | None = None):
+                 config: dict | None = None, test_forward: Callable[[torch.Tensor], torch.Tensor] | None = None):
         super().__init__()
         self.model = model
         self.anomalies = nn.ModuleList(anomalies)
@@ -53,8 +51,7 @@ class LNTAModule(pl.LightningModule):
         self.center = center
         self.error_maps = bool(error_maps)
         self.config = config
-        self.calibration = calibration
-        self.test_forward: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self.test_forward = test_forward
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self.model(clips)
@@ -103,14 +100,10 @@ class LNTAModule(pl.LightningModule):
         return loss
 
     def test_step(self, batch: dict, batch_idx: int) -> dict:
-        clips = to_unit(batch["clip"])
-        reconstruction = (self.test_forward or self.model)(clips)
-        out = {"psnr": frame_psnr(reconstruction, clips, self.center), "video": batch["video"], "frame": batch["frame"]}
+        out = score_clips(self.test_forward or self.model, to_unit(batch["clip"]), self.center, self.error_maps)
+        out.update(video=batch["video"], frame=batch["frame"])
         if "label" in batch:
             out["label"] = batch["label"]
-        if self.error_maps:
-            out.update(error=error_map(reconstruction, clips, self.center), input=clips[:, 0, self.center],
-                       reconstruction=reconstruction[:, 0, self.center].float())
         return out
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

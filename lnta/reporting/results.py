@@ -2,13 +2,14 @@
 
 Hydra calls :class:`ResultsTable` (``conf/hydra/default.yaml``, ``hydra.callbacks``) in the launching
 process: after a single ``train`` it prints that run's row; after a multirun one row per job folder of
-the sweep, read from each job's ``metrics.json``. Job folders are named by :func:`job_name`.
+the sweep, read from each job's ``metrics.json``. Job folders are named by :func:`job_name`, from the
+swept keys of the sweep's own record, ``<sweep dir>/multirun.yaml`` (written by Hydra's sweeper before any
+job starts; read as data, with any launcher whose jobs see the sweep dir).
 """
 from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from pathlib import Path
 
@@ -16,8 +17,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-#: Set by :meth:`ResultsTable.on_multirun_start` for the jobs: the keys that the multirun sweeps.
-SWEPT_ENV = "LNTA_SWEPT_KEYS"
+#: The sweep's record in its sweep dir (Hydra's BasicSweeper writes it before launching the jobs).
+SWEEP_RECORD = "multirun.yaml"
 COLUMNS = ("AUC micro", "AUC macro", "pixel AUC")
 MAX_NAME = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-+@%]")  # not a path separator, nothing Hydra's override grammar rejects
@@ -61,18 +62,30 @@ def swept_keys(task_overrides: list[str], sweeper_params: dict | None) -> list[s
     return list(dict.fromkeys(keys))
 
 
-def job_name(task_overrides, num) -> str:
+def sweep_keys(sweep_dir) -> set[str] | None:
+    """The keys the multirun in ``sweep_dir`` sweeps (:func:`swept_keys`), from its :data:`SWEEP_RECORD`;
+    None where there is none (another sweeper) or it cannot be read. Nothing in it is resolved or called."""
+    try:
+        record = OmegaConf.load(Path(str(sweep_dir)) / SWEEP_RECORD)
+        params = OmegaConf.select(record, "hydra.sweeper.params")
+        params = OmegaConf.to_container(params, resolve=False) if params is not None else {}
+        task = OmegaConf.to_container(OmegaConf.select(record, "hydra.overrides.task") or [], resolve=False)
+        return set(swept_keys([str(t) for t in task], params))
+    except Exception:  # noqa: BLE001 - an unreadable record: name by the fallback rule
+        return None
+
+
+def job_name(task_overrides, num, sweep_dir=None) -> str:
     """A multirun job's folder name: its values of the swept keys, ``key-value`` joined by ``+``
     (e.g. ``experiment-ped2_patch+seed-1``), else the job number. Only characters that Hydra accepts
     unquoted in an override are kept (others become ``_``), so ``ckpt_path=<job folder>`` works as typed.
 
-    The swept keys come from :data:`SWEPT_ENV`; without it (a launcher that drops the environment)
-    every override whose value holds no path is used. A name longer than :data:`MAX_NAME` characters
-    (file systems stop at 255) falls back to the job number.
+    The swept keys come from the sweep's record in ``sweep_dir`` (:func:`sweep_keys`); without it every
+    override whose value holds no path is used. A name longer than :data:`MAX_NAME` characters (file
+    systems stop at 255) falls back to the job number.
     """
     overrides = [str(o) for o in task_overrides]
-    swept = os.environ.get(SWEPT_ENV)
-    keys = set(swept.split(",")) if swept is not None else None
+    keys = sweep_keys(sweep_dir) if sweep_dir is not None else None
     parts = []
     for override in overrides:
         key, _, value = override.partition("=")
@@ -83,7 +96,7 @@ def job_name(task_overrides, num) -> str:
 
 
 def register_resolver() -> None:
-    """``${lnta_job_name:${hydra.overrides.task},${hydra.job.num}}`` for ``hydra.sweep.subdir``."""
+    """``${lnta_job_name:${hydra.overrides.task},${hydra.job.num},${hydra.sweep.dir}}`` for ``hydra.sweep.subdir``."""
     if not OmegaConf.has_resolver("lnta_job_name"):
         OmegaConf.register_new_resolver("lnta_job_name", job_name)
 
@@ -100,11 +113,6 @@ class ResultsTable(Callback):
         metrics = _read_metrics(run)
         if metrics is not None:
             print("\n" + results_table([(str(run), metrics)]))
-
-    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        params = config.hydra.sweeper.get("params")
-        params = OmegaConf.to_container(params, resolve=False) if params is not None else {}
-        os.environ[SWEPT_ENV] = ",".join(swept_keys(list(config.hydra.overrides.task), params))
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep = Path(str(config.hydra.sweep.dir))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 import torch
 from hydra._internal.utils import _locate
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
@@ -143,11 +142,17 @@ def check_resumable(module: LNTAModule, checkpoint: dict, path, max_steps: int |
                             "(or use another hydra.run.dir)")
 
 
-def module_from_checkpoint(checkpoint: dict, error_maps: bool = False) -> LNTAModule:
-    """The AE of a loaded checkpoint, wrapped for testing (no pseudo anomalies), with its stored
-    config and calibration statistics; ``error_maps``: the test step also returns error maps."""
-    model = hydra.utils.instantiate(checkpoint[CONFIG_KEY]["model"])
-    module = LNTAModule(model, error_maps=error_maps, config=checkpoint[CONFIG_KEY],
-                        calibration=checkpoint.get(CALIBRATION_KEY))
-    module.load_state_dict(checkpoint["state_dict"])
-    return module
+def store_calibration(paths, stats: dict, global_step: int) -> list[Path]:
+    """Write the calibration statistics ``stats`` (:func:`lnta.metrics.calibration.calibrate`) of the weights at
+    optimizer step ``global_step`` into those checkpoint files of ``paths`` that hold these weights, atomically,
+    so each keeps standing alone (``lnta.score`` reads them there); returns the files written."""
+    written = []
+    for path in dict.fromkeys(Path(p) for p in paths):
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        if int(checkpoint.get("global_step", -1)) != global_step:
+            continue
+        checkpoint[CALIBRATION_KEY] = stats
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
+        written.append(path)
+    return written

@@ -140,12 +140,12 @@ def autocast(speed: Speed | None, device: torch.device | str):
 
 def speed_from_config(cfg, precision: str | None = None, inference_compile: str | bool | None = None) -> Speed:
     """The settings of a command config for its ``trainer.accelerator``: the knob ``precision``
-    (default ``cfg.precision``), ``gpu_eval_batch_scale``, an explicit ``trainer.precision`` and
+    (default ``cfg.precision``), ``evaluation.gpu_batch_scale``, an explicit ``trainer.precision`` and
     ``inference_compile`` (default ``cfg.inference_compile``, else auto)."""
     if inference_compile is None:
         inference_compile = cfg.get("inference_compile", "auto")
     return resolve_speed(precision or cfg.precision, resolve_device(cfg.trainer.get("accelerator"), "trainer.accelerator"),
-                         cfg.get("gpu_eval_batch_scale", GPU_EVAL_BATCH_SCALE), cfg.trainer.get("precision"),
+                         (cfg.get("evaluation") or {}).get("gpu_batch_scale", GPU_EVAL_BATCH_SCALE), cfg.trainer.get("precision"),
                          inference_compile)
 
 

@@ -48,5 +48,8 @@ def gpu_slot(lock_dir: str | None = None) -> list[int]:
     return [claim_slot(n, lock_dir)]
 
 
-if not OmegaConf.has_resolver("lnta_gpu_slot"):
-    OmegaConf.register_new_resolver("lnta_gpu_slot", lambda: gpu_slot())
+def register_resolver() -> None:
+    """Register ``${lnta_gpu_slot:}`` (``trainer=gpu_slot``) with OmegaConf (idempotent); every command does,
+    before Hydra composes its config."""
+    if not OmegaConf.has_resolver("lnta_gpu_slot"):
+        OmegaConf.register_new_resolver("lnta_gpu_slot", lambda: gpu_slot())

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def _train(tmp_path, root, *extra, run="run", data="ped2"):
     return [f"data={data}", f"data.root={root}", "data.image_size=32", "data.num_workers=0", "model.width=0.125",
             "trainer.max_epochs=1", "trainer.max_steps=2", "trainer.enable_progress_bar=false",
-            "callbacks.calibration.max_clips=8", f"hydra.run.dir={tmp_path / run}", *extra]
+            "evaluation.calibration.max_clips=8", f"hydra.run.dir={tmp_path / run}", *extra]
 
 
 def _prepare(tmp_path, root, *extra):

@@ -54,6 +54,20 @@ def test_eval_reproduces_train_metrics(tmp_path, tiny, precision, inference_comp
     assert evaluated["inference_compiled"] is trained["inference_compiled"] is compiled
 
 
+def test_eval_scores_the_frame_the_labels_describe_with_another_scored_frame(tmp_path, tiny):
+    """data.center has one owner: a run trained and tested with frame 7 of each clip scored is re-tested by
+    lnta.eval on the same frames, each PSNR the one of the frame its label describes (issue 22)."""
+    run_cli("lnta.train", *tiny, "+data.center=7", "precision=exact")
+    run = tmp_path / "run"
+    run_cli("lnta.eval", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", f"hydra.run.dir={tmp_path / 'eval'}",
+            "trainer.enable_progress_bar=false")
+    trained, evaluated = _read_scores(run / "scores.csv"), _read_scores(tmp_path / "eval" / "scores.csv")
+    assert [(r["video"], r["frame"]) for r in trained][:2] == [("01", "7"), ("01", "8")]  # clip 0 scores frame 7
+    assert [(r["video"], r["frame"], r["label"]) for r in evaluated] == [(r["video"], r["frame"], r["label"])
+                                                                        for r in trained]
+    assert [float(r["psnr"]) for r in evaluated] == pytest.approx([float(r["psnr"]) for r in trained], abs=1e-5)
+
+
 def test_eval_of_a_run_folder_tests_each_epoch_with_its_own_weights_when_compiled(tmp_path, tiny):
     """A frozen graph holds its weights as constants: testing epoch after epoch in one process must
     give each checkpoint's own numbers, the ones a process testing that checkpoint alone gives."""
@@ -77,7 +91,7 @@ def test_eval_of_a_run_folder_tests_each_epoch_with_its_own_weights_when_compile
 def test_trainer_precision_and_false_alarm_rate_take_effect(tmp_path, tiny):
     """An explicit trainer.precision wins over the precision knob (no longer silently overwritten)
     and is recorded; false_alarm_rate sets the calibrated score's threshold rate."""
-    result = run_cli("lnta.train", *tiny, "precision=exact", "trainer.precision=bf16-mixed", "false_alarm_rate=0.2")
+    result = run_cli("lnta.train", *tiny, "precision=exact", "trainer.precision=bf16-mixed", "evaluation.false_alarm_rate=0.2")
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert (metrics["precision"], metrics["trainer_precision"]) == ("exact", "bf16-mixed")
     assert "bf16" in (result.stdout + result.stderr).lower()  # Lightning ran with bf16 autocast

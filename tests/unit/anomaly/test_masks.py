@@ -159,9 +159,9 @@ def test_invalid_skips(skips):
 def test_type_probabilities_must_sum_to_at_most_one():
     from omegaconf import OmegaConf
 
-    from lnta.cli._entry import build_anomalies
+    from lnta.anomaly.switch import anomalies_from_config
 
     spec = {"_target_": "lnta.anomaly.SkipFrame", "p": 0.6}
-    assert len(build_anomalies(OmegaConf.create({"types": {"a": spec, "b": {**spec, "p": 0.4}}}))) == 2
-    with pytest.raises(ConfigError, match=r"anomaly\.types: the probabilities p sum to 1\.2"):
-        build_anomalies(OmegaConf.create({"types": {"a": spec, "b": spec}}))
+    assert len(anomalies_from_config(OmegaConf.create({"types": {"a": spec, "b": {**spec, "p": 0.4}}}))) == 2
+    with pytest.raises(ConfigError, match=r"anomaly\.types\.a\.p \+ anomaly\.types\.b\.p = 1\.2: expected"):
+        anomalies_from_config(OmegaConf.create({"types": {"a": spec, "b": spec}}))

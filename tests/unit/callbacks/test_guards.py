@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from lnta.callbacks.guards import FiniteWeights, check_finite_psnr, first_bad_tensor
+from lnta.callbacks.guards import FiniteWeights, first_bad_tensor
+from lnta.metrics.protocol import check_finite_psnr
 from lnta.errors import ConfigError, DataError
 
 

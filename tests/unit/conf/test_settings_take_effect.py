@@ -6,9 +6,11 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
-from lnta.train import build_datamodule, build_module
+from lnta.anomaly.switch import anomalies_from_config
+from lnta.train import build_datamodule
+from lnta.trainer.build import build_module
 from lnta.data import ondevice
 from lnta.errors import ConfigError
 from lnta.models import ConvAE3D
@@ -35,11 +37,11 @@ def test_gpu_eval_batch_scale_multiplies_the_test_batch(tmp_path, monkeypatch):
 
     monkeypatch.setattr(precision, "resolve_device", lambda name, key="device": torch.device("cuda"))
     monkeypatch.setattr(precision, "fast_bf16", lambda device: False)
-    cfg = _train_config(tmp_path, "trainer=gpu", "precision=fast", "gpu_eval_batch_scale=3", "data.eval_batch_size=5")
+    cfg = _train_config(tmp_path, "trainer=gpu", "precision=fast", "evaluation.gpu_batch_scale=3", "data.eval_batch_size=5")
     dm = build_datamodule(cfg, speed_from_config(cfg))
     dm.setup("test")
     assert dm.test_dataloader().batch_size == 15
-    cfg = _train_config(tmp_path, "trainer=gpu", "precision=exact", "gpu_eval_batch_scale=3", "data.eval_batch_size=5")
+    cfg = _train_config(tmp_path, "trainer=gpu", "precision=exact", "evaluation.gpu_batch_scale=3", "data.eval_batch_size=5")
     dm = build_datamodule(cfg, speed_from_config(cfg))
     dm.setup("test")
     assert dm.test_dataloader().batch_size == 5  # exact keeps the configured batch
@@ -64,18 +66,27 @@ def test_run_seed_orders_the_training_clips(tmp_path):
     assert orders[0] == orders[1] != orders[2]
 
 
-def test_skips_reach_the_data_from_the_anomaly_config(tmp_path):
-    cfg = _train_config(tmp_path, "anomaly=skip", "anomaly.skips=[3,4]")
-    assert build_datamodule(cfg, speed_from_config(cfg)).skips == [3, 4]
-    cfg = _train_config(tmp_path, "anomaly=patch_skip", "anomaly.types.skip.skips=[2]")
-    assert build_datamodule(cfg, speed_from_config(cfg)).skips == [2]
-    cfg = _train_config(tmp_path, "anomaly=none")
-    assert build_datamodule(cfg, speed_from_config(cfg)).skips is None
+def test_skips_reach_the_data_from_the_anomaly_type(tmp_path):
+    """The skip-frame type owns its data need: the data module gets the type's clip rule, no mirror key."""
+    from lnta.data.sampling import SkipPairs
+
+    def rules(*overrides):
+        cfg = _train_config(tmp_path, *overrides)
+        return build_datamodule(cfg, speed_from_config(cfg), anomalies_from_config(cfg.anomaly)).clip_rules
+    assert rules("anomaly=skip", "anomaly.skips=[3,4]") == [SkipPairs((3, 4))]
+    assert rules("anomaly=patch_skip", "anomaly.types.skip.skips=[2]") == [SkipPairs((2,))]
+    assert rules("anomaly=none") == [] and rules("anomaly=patch") == []
+
+
+def _module(cfg):
+    """The training module of ``cfg``, as lnta.train builds it."""
+    return build_module(OmegaConf.to_container(cfg, resolve=True), 8, speed=speed_from_config(cfg),
+                        anomalies=anomalies_from_config(cfg.anomaly), train=True)
 
 
 def test_optimizer_comes_from_the_config_only(tmp_path):
     cfg = _train_config(tmp_path, "optimizer.lr=0.5", "optimizer.betas=[0.8,0.9]")
-    optimizer = build_module(cfg, speed_from_config(cfg)).configure_optimizers()
+    optimizer = _module(cfg).configure_optimizers()
     assert isinstance(optimizer, torch.optim.Adam)
     assert optimizer.param_groups[0]["lr"] == 0.5 and optimizer.param_groups[0]["betas"] == (0.8, 0.9)
     with pytest.raises(ConfigError, match="optimizer"):
@@ -102,14 +113,14 @@ def test_folder_intruder_crop_and_flip_settings(tmp_path):
               "anomaly.intruder.size=16"]
     cfg = _train_config(tmp_path, *common, "anomaly.intruder.crop_scale=[1.0,1.0]",
                         "anomaly.intruder.crop_ratio=[1.0,1.0]", "anomaly.intruder.flip=0.0")
-    [patch] = build_module(cfg, speed_from_config(cfg)).anomalies
+    [patch] = _module(cfg).anomalies
     bank = patch.augment.intruders
     params = bank((64, 1, 16, 16, 16))
     boxes = params["intruder_box"]  # the whole 16 px square: scale 1, ratio 1
     assert torch.equal(boxes[:, 0], torch.zeros(64, 2)) and torch.equal(boxes[:, 2], torch.full((64, 2), 15.0))
     assert not params["intruder_hflip"].any() and not params["intruder_vflip"].any()
     cfg = _train_config(tmp_path, *common, "anomaly.intruder.flip=1.0", "anomaly.intruder.crop_scale=[0.1,0.2]")
-    params = build_module(cfg, speed_from_config(cfg)).anomalies[0].augment.intruders((64, 1, 16, 16, 16))
+    params = _module(cfg).anomalies[0].augment.intruders((64, 1, 16, 16, 16))
     assert params["intruder_hflip"].all() and params["intruder_vflip"].all()
     area = (params["intruder_box"][:, 2] - params["intruder_box"][:, 0] + 1).prod(1) / 16**2
     assert float(area.max()) < 0.35  # crops of at most ~20 % of the image (rounding to whole pixels)

@@ -8,6 +8,7 @@ from lnta.data import SyntheticDataModule
 from lnta.data import datamodule as datamodule_module
 from lnta.data.datasets import TrainClips
 from lnta.data.ondevice import DeviceFrames, TrainIndices, fits_on
+from lnta.data.sampling import SkipPairs
 from lnta.data.io.store import FrameStore
 from tests.conftest import run_cli
 
@@ -28,8 +29,9 @@ def test_gathered_batches_equal_dataloader_batches(skips):
     # videos of 20 and 17 frames force the skip rule's re-draws and clamping
     store = _store()
     frames = DeviceFrames(store, "cpu")
-    host = _epoch(DataLoader(TrainClips(store, 16, skips), batch_size=4, shuffle=True), seed=3)
-    device = _epoch(DataLoader(TrainIndices(store, 16, skips), batch_size=4, shuffle=True), seed=3,
+    rules = [SkipPairs(skips)] if skips else ()
+    host = _epoch(DataLoader(TrainClips(store, 16, rules), batch_size=4, shuffle=True), seed=3)
+    device = _epoch(DataLoader(TrainIndices(store, 16, rules), batch_size=4, shuffle=True), seed=3,
                     transform=frames.gather_batch)
     assert len(host) == len(device) == 8  # 25 + 5 + 2 clips
     for a, b in zip(host, device):
@@ -57,7 +59,7 @@ def test_cpu_always_fits():
 
 def _datamodule(tmp_path, on_device):
     dm = SyntheticDataModule(root=str(tmp_path / "synthetic"), size=16, train_videos=2, test_videos=1,
-                             frames_per_video=24, image_size=16, batch_size=2, skips=[2, 3],
+                             frames_per_video=24, image_size=16, batch_size=2, clip_rules=[SkipPairs([2, 3])],
                              on_device=on_device)
     dm.setup("fit")
     return dm

@@ -17,28 +17,29 @@ class _Recording(syn._Scene):
         self.trace = []
 
     def render(self, objects):
-        frame, label = super().render(objects)
+        frame, label, regions = super().render(objects)
         self.trace.append(([dict(o) for o in objects], label))
-        return frame, label
+        return frame, label, regions
 
 
 def _video(kind, seed, n=160, size=64):
     rng = np.random.default_rng(seed)
     scene = _Recording(size, rng)
-    frames, labels = syn._render_video(scene, n, kind, rng)
+    frames, labels, _ = syn._render_video(scene, n, kind, rng)
     return scene, frames, labels
 
 
 def test_draw_reports_whether_any_pixel_is_in_the_frame():
     scene = syn._Scene(32, np.random.default_rng(0))
     cart = {"kind": "cart", "x": -5.5, "y": 16.0, "scale": 1.0, "shade": 40.0}
-    frame = scene.background.copy()
-    assert not scene.draw(frame, cart) and np.array_equal(frame, scene.background)   # column 0 is 5.5 > 5 away
+    frame, regions = scene.background.copy(), np.zeros((32, 32), np.uint8)
+    assert not scene.draw(frame, regions, cart) and np.array_equal(frame, scene.background)   # column 0: 5.5 > 5 away
     cart["x"] = -4.5                                                                  # column 0 is 4.5 <= 5 away
-    assert scene.draw(frame, cart)
+    assert scene.draw(frame, regions, cart)
     drawn = np.argwhere(frame != scene.background)
     assert set(drawn[:, 1]) == {0} and set(drawn[:, 0]) == {15, 16, 17}  # ((0+4.5)/5)^2 + (dy/2.5)^2 <= 1
     assert (frame[15:18, 0] == 40.0).all()
+    assert np.array_equal(np.argwhere(regions == syn.INTRUDER), drawn) and regions.max() == syn.INTRUDER
 
 
 @pytest.mark.parametrize("kind", ["cart", "runner"])
@@ -51,7 +52,7 @@ def test_test_video_rules(kind):
         assert len(objects) <= syn.MAX_OBJECTS                       # an intruder takes a walker's place
         intruders = [o for o in objects if o["kind"] != "walker"]
         assert all(o["kind"] == kind for o in intruders)
-        visible = any(scene.draw(scene.background.copy(), o) for o in intruders)
+        visible = any(scene.draw(scene.background.copy(), np.zeros((64, 64), np.uint8), o) for o in intruders)
         assert labels[t] == label == visible                          # anomalous iff an intruder pixel is drawn
         for o in intruders:
             if o["shade"] not in intruder_ids:                        # shades are random floats: an identity
@@ -93,11 +94,17 @@ def test_generate_writes_the_layout_and_regenerates_on_a_new_fingerprint(tmp_pat
     spec = SyntheticSpec(size=32, train_videos=2, test_videos=2, frames_per_video=40)
     root = generate(tmp_path / "synthetic", spec)
     marker = json.loads((root / "synthetic.json").read_text())
-    assert marker == {**vars(spec), "generator": syn.GENERATOR_VERSION} and syn.GENERATOR_VERSION == 2
+    assert marker == {**vars(spec), "generator": syn.GENERATOR_VERSION} and syn.GENERATOR_VERSION == 3
     labels = np.load(root / "frame_labels_synthetic.npy")
     assert labels.shape == (1, 80) and labels.reshape(2, 40).sum(1).min() > 0   # every test video has anomalies
     assert sorted(p.name for p in (root / "training" / "frames").iterdir()) == ["01", "02"]
     assert len(list((root / "testing" / "frames" / "02").glob("*.jpg"))) == 40
+    # version 3: the exact masks, whose any-pixel per frame is the frame label
+    masks, regions = np.load(root / "testing" / "pixel_gt_masks.npz"), np.load(root / "testing" / "region_masks.npz")
+    assert sorted(masks.files) == sorted(regions.files) == ["01", "02"]
+    assert np.array_equal(np.concatenate([masks[v].reshape(40, -1).any(1) for v in ("01", "02")]), labels[0] == 1)
+    assert all(np.array_equal(regions[v] == syn.INTRUDER, masks[v]) for v in ("01", "02"))
+    assert set(np.unique(regions["01"])) <= {0, syn.WALKER, syn.INTRUDER} and (regions["01"] == syn.WALKER).any()
     stamp = (root / "frame_labels_synthetic.npy").stat().st_mtime_ns
     assert generate(root, spec) == root and (root / "frame_labels_synthetic.npy").stat().st_mtime_ns == stamp
     (root / "synthetic.json").write_text(json.dumps(vars(spec)))     # a version-1 dataset: no "generator"

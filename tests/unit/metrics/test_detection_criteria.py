@@ -175,18 +175,18 @@ def test_train_and_eval_report_rbdc_and_tbdc_beside_the_pixel_auc(tmp_path, tiny
     masks[labels, 4:16, 20:32] = True
     path = tmp_path / "masks.npz"
     np.savez(path, **{"01": masks[:40], "02": masks[40:]})
-    run_cli("lnta.train", *tiny, f"pixel_masks={path}", "pixel_stride=2", "region_quantile=0.95")
-    run_cli("lnta.eval", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", f"pixel_masks={path}",
-            "pixel_stride=2", f"hydra.run.dir={tmp_path / 'eval'}", "trainer.enable_progress_bar=false")
+    run_cli("lnta.train", *tiny, f"evaluation.pixel_masks={path}", "evaluation.pixel_stride=2", "evaluation.region_quantile=0.95")
+    run_cli("lnta.eval", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", f"evaluation.pixel_masks={path}",
+            "evaluation.pixel_stride=2", f"hydra.run.dir={tmp_path / 'eval'}", "trainer.enable_progress_bar=false")
     for run_dir in ("run", "eval"):
         metrics = json.loads((tmp_path / run_dir / "metrics.json").read_text())
         assert 0.0 <= metrics["rbdc"] <= 1.0 and 0.0 <= metrics["tbdc"] <= 1.0, metrics
         assert 0.0 <= metrics["pixel_auc"] <= 1.0 and "Ramachandra" in metrics["rbdc_rule"]
         assert metrics["gt_regions"] == int(labels.reshape(2, 40)[:, 8:33].sum())  # scored frames 8..32 of 40
         assert 1 <= metrics["gt_tracks"] <= metrics["gt_regions"]
-    with pytest.raises(AssertionError, match="region_quantile=1.5: expected a number in"):
-        run_cli("lnta.eval", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", f"pixel_masks={path}",
-                "region_quantile=1.5", f"hydra.run.dir={tmp_path / 'bad'}")
+    with pytest.raises(AssertionError, match="evaluation.region_quantile=1.5: expected a number in"):
+        run_cli("lnta.eval", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", f"evaluation.pixel_masks={path}",
+                "evaluation.region_quantile=1.5", f"hydra.run.dir={tmp_path / 'bad'}")
 
 
 @pytest.mark.slow
@@ -200,7 +200,7 @@ def test_ped2_metrics_carry_rbdc_tbdc_and_the_estimated_mechanism(tmp_path):
     # a tiny model trained here (no recorded checkpoint is kept in git): 32x32, width 1/8, two steps
     run_cli("lnta.train", "+experiment=ped2_baseline", f"data.root={ped2}", "data.image_size=32", "data.num_workers=0",
             "model.width=0.125", "trainer.max_steps=2", "inference_compile=false", f"hydra.run.dir={tmp_path}",
-            "trainer.enable_progress_bar=false", "~callbacks.calibration")
+            "trainer.enable_progress_bar=false", "evaluation.calibration=null")
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["n_frames_scored"] == 1830 and 0.0 <= metrics["pixel_auc"] <= 1.0
     assert 0.0 <= metrics["rbdc"] <= 1.0 and 0.0 <= metrics["tbdc"] <= 1.0

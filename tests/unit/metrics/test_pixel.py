@@ -48,8 +48,8 @@ def test_pixel_auc_is_reported_beside_the_frame_auc(tmp_path, tiny):
     masks[labels, :, 18:] = True
     path = tmp_path / "masks.npz"
     np.savez(path, **{"01": masks[:40], "02": masks[40:]})
-    run_cli("lnta.eval", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", f"pixel_masks={path}",
-            "pixel_stride=3", f"hydra.run.dir={tmp_path / 'eval'}", "trainer.enable_progress_bar=false")
+    run_cli("lnta.eval", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", f"evaluation.pixel_masks={path}",
+            "evaluation.pixel_stride=3", f"hydra.run.dir={tmp_path / 'eval'}", "trainer.enable_progress_bar=false")
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["pixel_count"] == metrics["n_frames_scored"] * 8 * 12
     assert 0.0 <= metrics["pixel_auc"] <= 1.0 and "1 pixel in 3" in metrics["pixel_auc_rule"]

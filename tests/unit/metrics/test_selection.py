@@ -4,7 +4,8 @@ from __future__ import annotations
 import csv
 import json
 
-from lnta.metrics.selection import read_epoch_table, select_epoch, write_epoch_table
+from lnta.metrics.selection import read_epoch_table, select_epoch
+from lnta.reporting.test_outputs import write_epoch_table
 
 
 def _row(epoch, auc, anomaly=None):

@@ -11,7 +11,10 @@ from lnta.data.order import EpochShuffle
 from lnta.errors import ConfigError, DataError
 from lnta.callbacks.resume import capture_rng, resume_checkpoint, restore_rng
 from lnta.cli._entry import user_error
-from lnta.validate import check_anomalies, check_shapes, patch_alpha, patch_beta, probability, skip_set
+from lnta.anomaly.settings import patch_alpha, patch_beta, probability, skip_set
+from lnta.anomaly.switch import anomalies_from_config
+from lnta.data.sampling import SkipPairs
+from lnta.cli.settings import check_shapes
 from omegaconf import OmegaConf
 
 
@@ -41,11 +44,12 @@ def test_rules_accept_valid_values():
 
 
 def test_enabled_types_p_sum_at_most_one():
-    ok = OmegaConf.create({"types": {"patch": {"_target_": "x", "p": 0.5}, "skip": {"_target_": "y", "p": 0.5}}})
-    check_anomalies(ok)
-    bad = OmegaConf.create({"types": {"patch": {"_target_": "x", "p": 0.7}, "skip": {"_target_": "y", "p": 0.5}}})
+    def types(p_patch, p_skip):
+        return OmegaConf.create({"types": {"patch": {"_target_": "lnta.anomaly.RepeatFrames", "p": p_patch},
+                                           "skip": {"_target_": "lnta.anomaly.SkipFrame", "p": p_skip}}})
+    assert [a.p for a in anomalies_from_config(types(0.5, 0.5))] == [0.5, 0.5]
     with pytest.raises(ConfigError, match=r"anomaly.types.patch.p \+ anomaly.types.skip.p = 1.2: expected"):
-        check_anomalies(bad)
+        anomalies_from_config(types(0.7, 0.5))
 
 
 @pytest.mark.parametrize("data, message", [
@@ -140,7 +144,7 @@ def test_train_clip_draws_depend_only_on_the_item_seed():
     from lnta.data.io.store import FrameStore
 
     frames = np.arange(60, dtype=np.uint8)[:, None, None].repeat(4, 1).repeat(4, 2)  # grey level = frame number
-    clips = TrainClips(FrameStore(["a"], [60], frames), clip_len=16, skips=[2, 3, 4, 5])
+    clips = TrainClips(FrameStore(["a"], [60], frames), clip_len=16, clip_rules=[SkipPairs([2, 3, 4, 5])])
     torch.manual_seed(0)
     first = clips[(3, 12345)]
     torch.rand(10)  # other consumers of the global RNG (training steps, other workers) do not matter
