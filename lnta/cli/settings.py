@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from lnta.errors import ConfigError, DataError
@@ -45,25 +44,6 @@ def all_ranges() -> dict:
     return {**_group_tables(), **COMMANDS}
 
 
-def check_shapes(data: DictConfig, model: DictConfig) -> None:
-    """Image size and clip length must suit the model's down-sampling (and the scored frame)."""
-    from lnta.data.sampling import REFERENCE_CENTER  # here: the group packages import torch
-    from lnta.models.conv_ae3d import REFERENCE_STAGES
-
-    model_class = hydra.utils.get_class(model._target_)
-    factors = getattr(model_class, "factors", None)
-    temporal, spatial = factors(model.get("stages", REFERENCE_STAGES)) if factors else (1, 1)
-    size = data.get("image_size")
-    sizes = list(size) if OmegaConf.is_list(size) else [size]
-    if any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 or s % spatial for s in sizes):
-        raise ConfigError(f"data.image_size={size}: expected a positive multiple of {spatial} "
-                          f"(the model down-samples frames {spatial}x), e.g. 256")
-    clip_len, center = data.get("clip_len"), data.get("center", REFERENCE_CENTER)
-    if isinstance(clip_len, bool) or not isinstance(clip_len, int) or clip_len <= center or clip_len % temporal:
-        raise ConfigError(f"data.clip_len={clip_len}: expected a multiple of {temporal} greater than the "
-                          f"scored frame index {center} (the reference uses 16)")
-
-
 def check_ckpt_path(value) -> None:
     if value is not None and value not in RESUME_MODES and not Path(str(value)).expanduser().is_file():
         raise DataError(f"ckpt_path={value}: not found; expected an existing checkpoint file, "
@@ -73,6 +53,8 @@ def check_ckpt_path(value) -> None:
 def check_train_config(cfg: DictConfig) -> None:
     """The rules of a training config beyond the ranges (which every command checks first): the clip and
     image shapes against the model, the checkpoint to resume; raises a one-line :class:`ConfigError`."""
+    from lnta.models.settings import check_shapes
+
     check_shapes(cfg.data, cfg.model)
     check_ckpt_path(cfg.ckpt_path)
 

@@ -211,6 +211,9 @@ class VideoDataModule(pl.LightningDataModule):
             self.check_test_early()  # first: a test-split fault must not wait for the training frames
             self.device_frames = self._device_frames() if self.on_device else None
             dataset = TrainIndices if self.device_frames else TrainClips
+            for rule in self.clip_rules:  # a rule that no training video can serve is refused here
+                if hasattr(rule, "check"):
+                    rule.check(self.store("train").lengths, self.clip_len)
             self.train_set = dataset(self.store("train"), self.clip_len, self.clip_rules)
             self.train_order = EpochShuffle(len(self.train_set), self.shuffle_seed)
         if stage in ("test", None):

@@ -2,12 +2,15 @@
 for training, testing and scoring a stream of frames."""
 from __future__ import annotations
 
+import logging
 from collections import deque
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from lnta.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 #: The reference scores the 9th frame (index 8) of each 16-frame clip.
 REFERENCE_CENTER = 8
@@ -99,6 +102,27 @@ class SkipPairs:
 
     def __repr__(self) -> str:
         return f"SkipPairs({self.skips})"
+
+    def clamped_share(self, lengths: Sequence[int], clip_len: int) -> float:
+        """The share of skip clips that must be clamped to the last frame: clips (weighted by each video's
+        clip count) of videos shorter than ``(clip_len - 1) * s + 1`` frames, averaged over the set's ``s``
+        (each drawn equally often); a re-drawn start cannot help in such a video."""
+        counts = np.array([max(n - clip_len + 1, 0) for n in lengths], np.float64)
+        shares = [counts[np.array(lengths) < (clip_len - 1) * s + 1].sum() / counts.sum() for s in self.skips]
+        return float(np.mean(shares))
+
+    def check(self, lengths: Sequence[int], clip_len: int) -> None:
+        """Refuse a skip set that no training video is long enough for (every skip clip clamped), and warn
+        with the share of clamped clips when some are. Raises :class:`ConfigError`."""
+        share = self.clamped_share(lengths, clip_len)
+        need = {s: (clip_len - 1) * s + 1 for s in self.skips}
+        if share >= 1.0:
+            raise ConfigError(f"anomaly skips={list(self.skips)}: every skip clip would be clamped to its video's last "
+                              f"frame (s needs {', '.join(f'{n} frames for s={s}' for s, n in need.items())}; the "
+                              f"longest training video has {max(lengths)}); choose smaller skips")
+        if share > 0:
+            log.warning("anomaly skips=%s: %.0f%% of skip clips are clamped to their video's last frame (s needs %s)",
+                        list(self.skips), 100 * share, ", ".join(f"{n} frames for s={s}" for s, n in need.items()))
 
     def __call__(self, start: int, clip_len: int, num_frames: int, randint: Callable[[int], int]) -> dict:
         skip_idx, target_idx, s = skip_clip_pair(start, self.skips, clip_len, num_frames, randint)

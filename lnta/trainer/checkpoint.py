@@ -71,9 +71,69 @@ def check_stored_config(config, path) -> None:
                                 "and may only name lnta's own model and data classes")
 
 
+#: Hydra's instantiation keys: a stored config is built as a plain object, never partially or with arguments.
+_INSTANTIATION_KEYS = ("_partial_", "_args_", "_recursive_", "_convert_")
+#: The run settings a checkpoint carries beside its groups, and the values each may hold.
+_STORED_CHOICES = {"precision": ("fast", "exact"), "inference_compile": ("auto", True, False, "true", "false")}
+
+
+def check_stored_values(config: dict, path) -> None:
+    """The values of a checkpoint's stored config pass the same rules as the command line: the ``model`` and
+    ``data`` groups are mappings without Hydra's instantiation keys, their numbers are in range
+    (:mod:`lnta.data.settings`, :mod:`lnta.models.settings`), the image size and clip length suit the model,
+    and the stored ``precision`` / ``inference_compile`` are known values. Raises :class:`DataError` naming the
+    file and the stored key."""
+    from omegaconf import OmegaConf
+
+    from lnta.data.settings import RANGES as DATA_RANGES
+    from lnta.errors import ConfigError
+    from lnta.models.settings import RANGES as MODEL_RANGES, check_shapes
+    from lnta.validate import check_ranges
+
+    for group in STORED_GROUPS:
+        node = config.get(group)
+        if not isinstance(node, dict) or "_target_" not in node:
+            raise DataError(f"ckpt_path={path}: stored {group} is not a config of an lnta class ({type(node).__name__})")
+        bad = [k for k in _INSTANTIATION_KEYS if k in node]
+        if bad:
+            raise DataError(f"ckpt_path={path}: stored {group}.{bad[0]} is refused: a checkpoint's {group} is built as "
+                            "a plain object")
+    for key, choices in _STORED_CHOICES.items():
+        if key in config and config[key] is not None and config[key] not in choices:
+            raise DataError(f"ckpt_path={path}: stored {key}={config[key]!r}: expected one of "
+                            f"{', '.join(str(c).lower() for c in dict.fromkeys(choices))} (override it: {key}=...)")
+    try:
+        stored = OmegaConf.create({group: config[group] for group in STORED_GROUPS})
+        check_ranges(stored, {**DATA_RANGES, **MODEL_RANGES})
+        check_shapes(stored.data, stored.model)
+    except ConfigError as exc:
+        raise DataError(f"ckpt_path={path}: stored {exc}") from None
+
+
+def check_calibration(stats, path) -> None:
+    """Refuse calibration statistics that cannot calibrate anything: a finite ``mean``, a finite ``std`` > 0,
+    ``n`` >= 1 normal PSNRs, all finite (:mod:`lnta.metrics.calibration`). Raises :class:`DataError` naming the file."""
+    import math
+
+    def bad(why: str) -> DataError:
+        return DataError(f"ckpt_path={path}: stored calibration statistics are unusable ({why}); compute them "
+                         "again with python -m lnta.calibrate")
+    if not isinstance(stats, dict):
+        raise bad("not a mapping")
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+    psnr = stats.get("psnr")
+    if not number(stats.get("mean")):
+        raise bad(f"mean={stats.get('mean')!r}")
+    if not number(stats.get("std")) or stats["std"] <= 0:
+        raise bad(f"std={stats.get('std')!r}, expected > 0")
+    if not isinstance(psnr, list) or not psnr or not all(number(v) for v in psnr):
+        raise bad("no finite normal PSNRs")
+
+
 def load_checkpoint(path: str | Path) -> dict:
-    """Load one of our checkpoints safely: ``weights_only=True`` (no pickled code runs), and its
-    stored config checked by :func:`check_stored_config` (nothing it names is called). A run folder
+    """Load one of our checkpoints safely: ``weights_only=True`` (no pickled code runs), its stored config
+    checked by :func:`check_stored_config` (nothing it names is called) and :func:`check_stored_values` (the
+    rules of the command line), its calibration statistics by :func:`check_calibration`. A run folder
     (or its ``checkpoints/``) means its ``last.ckpt``."""
     path = Path(path).expanduser()
     if path.is_dir():
@@ -91,6 +151,9 @@ def load_checkpoint(path: str | Path) -> dict:
         raise DataError(f"ckpt_path={path}: no '{CONFIG_KEY}' inside; not an lnta checkpoint "
                         "(authors' checkpoints: convert them first)")
     check_stored_config(checkpoint[CONFIG_KEY], path)
+    check_stored_values(checkpoint[CONFIG_KEY], path)
+    if checkpoint.get(CALIBRATION_KEY) is not None:
+        check_calibration(checkpoint[CALIBRATION_KEY], path)
     return checkpoint
 
 
@@ -125,11 +188,52 @@ def check_extension(checkpoint: dict, path, max_steps: int | None) -> None:
                     "the longer run in a new hydra.run.dir, or keep trainer.max_steps at its value")
 
 
+#: The settings that decide a run's training trajectory: a resume must keep every key under these (except
+#: :data:`MAY_CHANGE`), or it would silently not continue the stored run.
+TRAINING_SETTINGS = ("seed", "precision", "data", "model", "anomaly", "optimizer", "trainer.limit_train_batches",
+                     "trainer.accumulate_grad_batches", "trainer.gradient_clip_val", "trainer.precision",
+                     "trainer.deterministic")
+#: Keys under those that a resume may change: where things are and how they are read (not what is trained on).
+MAY_CHANGE = ("data.root", "data.cache_dir", "data.num_workers", "data.backend", "data.persistent_workers",
+              "data.eval_batch_size", "data.test", "data.test_root", "data.labels", "data.label_source",
+              "data.on_device", "data.device_memory_fraction", "anomaly.intruder.path", "anomaly.types.*.intruder.path")
+
+
+def _flat(node, prefix: str = "") -> dict:
+    if isinstance(node, dict):
+        return {k: v for key, value in node.items() for k, v in _flat(value, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: node}
+
+
+def training_changes(stored: dict, config: dict) -> list[tuple[str, object, object]]:
+    """``(key, stored value, new value)`` of every training setting (:data:`TRAINING_SETTINGS`) that differs
+    between a checkpoint's stored config and a new run's resolved config; keys of :data:`MAY_CHANGE` excepted."""
+    import fnmatch
+
+    old, new = _flat(stored), _flat(config)
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        if not any(key == s or key.startswith(f"{s}.") for s in TRAINING_SETTINGS):
+            continue
+        if any(fnmatch.fnmatchcase(key, pattern) for pattern in MAY_CHANGE):
+            continue
+        if old.get(key, "<unset>") != new.get(key, "<unset>"):
+            changes.append((key, old.get(key, "<unset>"), new.get(key, "<unset>")))
+    return changes
+
+
 def check_resumable(module: LNTAModule, checkpoint: dict, path, max_steps: int | None = None) -> None:
-    """Refuse to resume ``module`` from ``checkpoint`` if its weights do not fit (another width,
-    another model): one line naming the file and the first mismatching tensor; and (``max_steps``,
-    the new run's ``trainer.max_steps``) if resuming would not continue it exactly
-    (:func:`check_extension`)."""
+    """Refuse to resume ``module`` from ``checkpoint`` if a training setting changed (:func:`training_changes`:
+    one line naming the first key, the stored and the new value, and how to start fresh), if its weights do
+    not fit (another width, another model: the first mismatching tensor), and (``max_steps``, the new run's
+    ``trainer.max_steps``) if resuming would not continue it exactly (:func:`check_extension`)."""
+    changes = training_changes(checkpoint.get(CONFIG_KEY) or {}, module.config or {})
+    if changes:
+        key, old, new = changes[0]
+        more = f" (and {len(changes) - 1} more: {', '.join(k for k, _, _ in changes[1:4])})" if len(changes) > 1 else ""
+        raise DataError(f"ckpt_path={path}: {key}={new} but the run was trained with {key}={old}{more}; resuming "
+                        "would not continue that run. Keep its settings, or start fresh: another hydra.run.dir "
+                        "or ckpt_path=null")
     check_extension(checkpoint, path, max_steps)
     own = module.state_dict()
     stored = checkpoint.get("state_dict", {})

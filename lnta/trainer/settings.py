@@ -20,9 +20,17 @@ def _limit_batches(key: str, value) -> None:
     raise ConfigError(f"{key}={value}: expected null, a batch count >= 1, or a fraction in (0, 1]")
 
 
+def _max_epochs(key: str, value) -> None:
+    """``trainer.max_epochs``: at least one epoch, or -1 / null (then ``trainer.max_steps`` ends the run); 0 would
+    test an untrained model."""
+    if value is None or value == -1 or isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return
+    raise ConfigError(f"{key}={value}: expected an integer >= 1 (or -1 with trainer.max_steps)")
+
+
 RANGES = {
     "seed": SEED,
-    "trainer.max_epochs": Range(low=-1, none=True), "trainer.max_steps": Range(low=-1),
+    "trainer.max_epochs": _max_epochs, "trainer.max_steps": Range(low=-1),
     "trainer.limit_train_batches": _limit_batches, "trainer.log_every_n_steps": COUNT,
     "trainer.num_sanity_val_steps": Range(low=-1), "trainer.devices": _devices,
     "optimizer.lr": POSITIVE, "optimizer.betas": Range(integer=False, low=0, high=1, open_high=True, items=True),

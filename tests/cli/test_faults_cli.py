@@ -299,7 +299,12 @@ def _empty(last):
 BAD_LAST = {  # name: (how to break last.ckpt, extra overrides, what the error line must say after the path)
     "truncated": (_truncate, [], "not a readable lnta checkpoint"),
     "empty": (_empty, [], "not a readable lnta checkpoint"),
-    "width mismatch": (None, ["model.width=0.25"], "has shape"),
+    "width mismatch": (None, ["model.width=0.25"], "model.width=0.25 but the run was trained with model.width=0.125"),
+    # issue 23 item 5: a changed training setting is refused, not silently ignored (the lr) or mixed in (data)
+    "lr changed": (None, ["optimizer.lr=0.01"], "optimizer.lr=0.01 but the run was trained with optimizer.lr=0.0001"),
+    "data changed": (None, ["+data.center=7"], "data.center=7 but the run was trained with data.center=<unset>"),
+    "anomaly changed": (None, ["anomaly=skip"], "anomaly._target_=lnta.anomaly.SkipFrame but the run was trained "
+                                                "with anomaly._target_=<unset>"),
 }
 
 
@@ -375,3 +380,33 @@ def test_calibrate_without_usable_frames_is_one_line(tmp_path, trained):
     line = one_error(run_cli("lnta.calibrate", f"ckpt_path={trained / 'run' / 'checkpoints' / 'last.ckpt'}",
                              f"input={empty}", f"hydra.run.dir={tmp_path / 'cal'}", check=False))
     assert str(empty) in line and not (tmp_path / "cal" / "calibrated.ckpt").exists()
+
+
+# --- issue 23 items 7, 9, 12: a checkpoint's stored values and statistics pass the same rules ------------
+
+CRAFTED = {  # name: (change to the loaded checkpoint, what the error line must say after "ckpt_path=FILE: ")
+    "negative std": (lambda c: c["lnta_calibration"].update(std=-1.0), "stored calibration statistics are unusable"),
+    "nan mean": (lambda c: c["lnta_calibration"].update(mean=float("nan")), "stored calibration statistics are "
+                                                                            "unusable (mean=nan)"),
+    "no psnr": (lambda c: c["lnta_calibration"].update(psnr=[]), "stored calibration statistics are unusable"),
+    "huge image": (lambda c: c["lnta_config"]["data"].update(image_size=1_000_000),
+                   "stored data.image_size=1000000: expected an integer in [1, 2048]"),
+    "zero clip": (lambda c: c["lnta_config"]["data"].update(clip_len=0), "stored data.clip_len=0: expected"),
+    "partial model": (lambda c: c["lnta_config"]["model"].update(_partial_=True), "stored model._partial_ is refused"),
+    "bogus precision": (lambda c: c["lnta_config"].update(precision="bogus"),
+                        "stored precision='bogus': expected one of fast, exact"),
+}
+
+
+@pytest.mark.parametrize("case", list(CRAFTED))
+@pytest.mark.parametrize("command", ["lnta.eval", "lnta.score"])
+def test_crafted_checkpoint_values_are_one_line_naming_the_checkpoint(tmp_path, trained, case, command):
+    change, expected = CRAFTED[case]
+    checkpoint = torch.load(trained / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint.get("lnta_calibration"), "the tiny run stores calibration statistics"
+    change(checkpoint)
+    ckpt = tmp_path / "crafted.ckpt"
+    torch.save(checkpoint, ckpt)
+    extra = [f"input={trained / 'synthetic' / 'testing' / 'frames' / '01'}"] if command == "lnta.score" else []
+    line = one_error(run_cli(command, f"ckpt_path={ckpt}", *extra, f"hydra.run.dir={tmp_path / 'out'}", check=False))
+    assert line.startswith(f"error: ckpt_path={ckpt}: {expected}"), line

@@ -59,7 +59,7 @@ def test_cpu_always_fits():
 
 def _datamodule(tmp_path, on_device):
     dm = SyntheticDataModule(root=str(tmp_path / "synthetic"), size=16, train_videos=2, test_videos=1,
-                             frames_per_video=24, image_size=16, batch_size=2, clip_rules=[SkipPairs([2, 3])],
+                             frames_per_video=48, image_size=16, batch_size=2, clip_rules=[SkipPairs([2, 3])],
                              on_device=on_device)
     dm.setup("fit")
     return dm

@@ -1,5 +1,6 @@
 """Clip index rules: normal, skip-frame (re-draw / clamp) and the scored frames."""
 import numpy as np
+import pytest
 
 from lnta.data.sampling import (REFERENCE_CENTER, SKIP_REDRAWS, ClipIndex, clip_starts, normal_clip, runs,
                                 scored_frames, skip_clip, skip_clip_pair)
@@ -93,3 +94,22 @@ def test_runs_of_ones_are_half_open_position_pairs():
     assert runs(np.array([0, 1, 1], np.uint8)).tolist() == [[1, 3]]
     assert runs(np.array([True, False])).tolist() == [[0, 1]]
     assert runs(np.zeros(4)).shape == (0, 2) and runs(np.ones(3)).tolist() == [[0, 3]]
+
+
+def test_skip_pairs_say_how_many_skip_clips_are_clamped(caplog):
+    """Issue 23 item 8: a skip that no video is long enough for is refused; a partial one is warned about."""
+    from lnta.data.sampling import SkipPairs
+    from lnta.errors import ConfigError
+
+    # videos of 40 and 100 frames (25 and 85 clips of 16): s=2 needs 31 frames (both fit), s=5 needs 76
+    # (only the 100-frame video fits: the 40-frame video's 25 of 110 clips clamp), s=7 needs 106 (none fit)
+    assert SkipPairs([2]).clamped_share([40, 100], 16) == 0.0
+    assert SkipPairs([5]).clamped_share([40, 100], 16) == pytest.approx(25 / 110)
+    assert SkipPairs([2, 7]).clamped_share([40, 100], 16) == pytest.approx(0.5)
+    SkipPairs([2]).check([40, 100], 16)
+    assert not caplog.records
+    with caplog.at_level("WARNING"):
+        SkipPairs([2, 5]).check([40, 100], 16)
+    assert "11% of skip clips are clamped" in caplog.text and "76 frames for s=5" in caplog.text
+    with pytest.raises(ConfigError, match=r"skips=\[7\]: every skip clip would be clamped .*106 frames for s=7; the longest training video has 100"):
+        SkipPairs([7]).check([40, 100], 16)

@@ -14,7 +14,7 @@ from lnta.cli._entry import user_error
 from lnta.anomaly.settings import patch_alpha, patch_beta, probability, skip_set
 from lnta.anomaly.switch import anomalies_from_config
 from lnta.data.sampling import SkipPairs
-from lnta.cli.settings import check_shapes
+from lnta.models.settings import check_shapes
 from omegaconf import OmegaConf
 
 
