@@ -22,7 +22,7 @@ def _speed(cfg: DictConfig, checkpoint: dict):
 
     trained = checkpoint[CONFIG_KEY]
     return speed_from_config(cfg, precision_of(cfg.get("precision"), trained),
-                             inference_compile_of(cfg.get("inference_compile"), trained))
+                             inference_compile_of(cfg.get("inference_compile"), trained), trained["data"]["image_size"])
 
 
 def _datamodule(cfg: DictConfig, trained: dict, eval_batch_scale: int):

@@ -27,10 +27,30 @@ def total_steps(trainer: pl.Trainer) -> int:
     return int(trainer.estimated_stepping_batches)
 
 
+def _after_fit_clips(trainer, pl_module) -> tuple[int, int]:
+    """``(calibration clips, test clips)`` that run after the last training step: the run config's
+    ``evaluation.calibration.max_clips`` (0 without calibration) and the test split's clips where the data
+    module has checked it (0 otherwise)."""
+    config = getattr(pl_module, "config", None) or {}
+    calibration = ((config.get("evaluation") or {}).get("calibration") or {}).get("max_clips", 0)
+    dm = trainer.datamodule
+    train_set = getattr(dm, "train_set", None)
+    if calibration and train_set is not None and hasattr(train_set, "__len__"):
+        calibration = min(calibration, len(train_set))
+    labels, clip_len = getattr(dm, "test_labels", None), getattr(dm, "clip_len", 16)
+    tests = sum(max(len(v) - clip_len + 1, 0) for v in labels.values()) if labels and config.get("test_after_fit") else 0
+    return int(calibration), int(tests)
+
+
+#: A fit estimated longer than this (seconds) gets the hint of a smaller scale.
+LONG_RUN_S = 3600
+
+
 class RunPlan(pl.Callback):
     """Logs the plan when training starts (data, batches per epoch, epochs, steps in all) and, after
     ``timed_steps`` steps past the first (which includes start-up costs), the measured time per step and
-    the estimated total time and end of the fit."""
+    the estimated total time and end of the fit, and what runs after it (the calibration pass and the test,
+    estimated from the step time: a clip's forward pass costs about a third of its training step)."""
 
     def __init__(self, timed_steps: int = 5):
         self.timed_steps = timed_steps
@@ -62,9 +82,18 @@ class RunPlan(pl.Callback):
             return
         per_step = (time.monotonic() - self._start_time) / done
         left = max(total_steps(trainer) - trainer.global_step, 0) * per_step
-        end = datetime.datetime.now() + datetime.timedelta(seconds=left)
-        log.info("plan: %.2f s per step over %d steps; about %s left for training (ends ~%s), testing after",
-                 per_step, done, _duration(left), end.strftime("%Y-%m-%d %H:%M"))
+        calibration, tests = _after_fit_clips(trainer, pl_module)
+        batch = max(int(getattr(trainer.datamodule, "batch_size", 1) or 1), 1)
+        after_clips = calibration + tests
+        after = after_clips * per_step / (3 * batch)
+        parts = [f"{calibration} calibration clips" if calibration else "", f"{tests} test clips" if tests else ""]
+        then = f", then ~{_duration(after)} for {' and '.join(p for p in parts if p)}" if after_clips else ""
+        end = datetime.datetime.now() + datetime.timedelta(seconds=left + after)
+        log.info("plan: %.2f s per step over %d steps; about %s left for training%s (ends ~%s)",
+                 per_step, done, _duration(left), then, end.strftime("%Y-%m-%d %H:%M"))
+        if left + after > LONG_RUN_S:
+            log.info("plan: a run of minutes on a CPU is +experiment=synthetic_skip (the demo's scale); the paper's "
+                     "scale wants a GPU (README, 'Reproducing the paper')")
         self._start_time = False  # said once
 
 

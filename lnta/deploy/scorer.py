@@ -47,7 +47,8 @@ class VideoScorer:
         self.device = resolve_device(cfg.device)
         trained_run = checkpoint[CONFIG_KEY]
         self.speed = resolve_speed(precision_of(cfg.get("precision"), trained_run), self.device,
-                                   inference_compile=inference_compile_of(cfg.get("inference_compile"), trained_run))
+                                   inference_compile=inference_compile_of(cfg.get("inference_compile"), trained_run),
+                                   image_size=trained["image_size"])
         self.image_size, self.clip_len, self.center = trained["image_size"], trained["clip_len"], scored_frame(trained)
         module = module_from_checkpoint(checkpoint, self.center, speed=self.speed).eval().to(self.device)
         self.model, self.forward = module.model, module.test_forward

@@ -20,6 +20,7 @@ Only inference (eval mode, no autograd) goes through the graph; anything else ca
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 import torch
@@ -68,14 +69,20 @@ class FrozenForward:
             self.compiled = False
             return self.model(clips)
         n = clips.shape[0]
-        if self._graph is None or n > self._batch or self._weights_version() != self._versions:
+        fresh = self._graph is None or n > self._batch or self._weights_version() != self._versions
+        if fresh:
             self._compile(max(n, self._batch))
+            log.info("inference_compile: compiling the test forward (torch.compile, Inductor freezing, batch %d); "
+                     "inference_compile=false skips it", self._batch)
+            start = time.perf_counter()
         if n < self._batch:
             padding = clips.new_zeros((self._batch - n, *clips.shape[1:]))
             clips = torch.cat([clips, padding])
         try:
             with _inductor_freezing():
                 out = self._graph(clips)
+            if fresh:
+                log.info("inference_compile: compiled in %.1f s", time.perf_counter() - start)
         except torch._dynamo.exc.BackendCompilerFailed as e:
             self._failed, self.compiled = True, False
             reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__

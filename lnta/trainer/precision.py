@@ -78,25 +78,34 @@ def resolve_device(name: str | None, key: str = "device") -> torch.device:
 GPU_EVAL_BATCH_SCALE = 4
 
 
+#: ``inference_compile=auto`` compiles only frames at least this large: the +21% was measured at 256x256,
+#: where a test pass takes minutes; at 64x64 and below the compile (4-30 s) costs more than it saves.
+AUTO_COMPILE_MIN_SIZE = 128
+
+
 def resolve_speed(precision: str, device: torch.device | str, gpu_eval_batch_scale: int = GPU_EVAL_BATCH_SCALE,
-                  trainer_precision: str | None = None, inference_compile: str | bool = "auto") -> Speed:
+                  trainer_precision: str | None = None, inference_compile: str | bool = "auto",
+                  image_size: int | None = None) -> Speed:
     """Concrete settings for ``precision`` ('fast' or 'exact') on ``device``; ``fast`` on a GPU
     multiplies the test batch by ``gpu_eval_batch_scale``; an explicit ``trainer_precision``
     (e.g. ``bf16-mixed``) replaces the derived Lightning precision; ``inference_compile``
-    (auto | true | false) as in the module docstring. Errors: :class:`ConfigError` for an unknown
-    precision or inference_compile."""
+    (auto | true | false) as in the module docstring, ``auto`` only for frames of ``image_size`` >=
+    :data:`AUTO_COMPILE_MIN_SIZE` pixels (None: unknown, as large). Errors: :class:`ConfigError` for an
+    unknown precision or inference_compile."""
     speed = _resolve(precision, device, gpu_eval_batch_scale)
-    speed = replace(speed, inference_compile=_inference_compile(inference_compile, speed, device))
+    speed = replace(speed, inference_compile=_inference_compile(inference_compile, speed, device, image_size))
     return replace(speed, trainer_precision=str(trainer_precision)) if trainer_precision is not None else speed
 
 
-def _inference_compile(setting: str | bool, speed: Speed, device: torch.device | str) -> bool:
+def _inference_compile(setting: str | bool, speed: Speed, device: torch.device | str, image_size=None) -> bool:
     if not (setting == "auto" or isinstance(setting, bool)):
         raise ConfigError(f"inference_compile={setting!r}: expected auto, true or false")
     if speed.precision == "exact":  # exact keeps the reference's eager numerics, whatever is inherited
         return False
-    if setting == "auto":  # only where it was measured faster (docs/performance.md)
-        return torch.device(device).type == "cpu" and fast_bf16(device)
+    if setting == "auto":  # only where it was measured faster (docs/performance.md), and pays for its compile
+        sizes = image_size if isinstance(image_size, (list, tuple)) else [image_size]
+        large = all(s is None or s >= AUTO_COMPILE_MIN_SIZE for s in sizes)
+        return torch.device(device).type == "cpu" and fast_bf16(device) and large
     return setting
 
 
@@ -138,15 +147,18 @@ def autocast(speed: Speed | None, device: torch.device | str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
-def speed_from_config(cfg, precision: str | None = None, inference_compile: str | bool | None = None) -> Speed:
+def speed_from_config(cfg, precision: str | None = None, inference_compile: str | bool | None = None,
+                      image_size: int | None = None) -> Speed:
     """The settings of a command config for its ``trainer.accelerator``: the knob ``precision``
     (default ``cfg.precision``), ``evaluation.gpu_batch_scale``, an explicit ``trainer.precision`` and
-    ``inference_compile`` (default ``cfg.inference_compile``, else auto)."""
+    ``inference_compile`` (default ``cfg.inference_compile``, else auto) for frames of ``image_size``
+    (default ``cfg.data.image_size``)."""
     if inference_compile is None:
         inference_compile = cfg.get("inference_compile", "auto")
+    data = cfg.get("data") or {}
     return resolve_speed(precision or cfg.precision, resolve_device(cfg.trainer.get("accelerator"), "trainer.accelerator"),
                          (cfg.get("evaluation") or {}).get("gpu_batch_scale", GPU_EVAL_BATCH_SCALE), cfg.trainer.get("precision"),
-                         inference_compile)
+                         inference_compile, image_size if image_size is not None else data.get("image_size"))
 
 
 def apply_speed(speed: Speed, model: nn.Module | None = None) -> nn.Module | None:

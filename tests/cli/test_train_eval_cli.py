@@ -31,6 +31,15 @@ def test_train_writes_consistent_outputs(tmp_path, tiny, experiment):
     assert (run / "scores.png").is_file() and (run / "roc.png").is_file()
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert list((run / "checkpoints").glob("epoch*.ckpt"))
+    # calibration once after training, stored in every checkpoint that holds the final weights
+    import torch
+
+    final = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert final["lnta_calibration"]["n"] == 50 and f"at step {final['global_step']}" in final["lnta_calibration"]["source"]
+    for path in (run / "checkpoints").glob("epoch*.ckpt"):
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        assert ("lnta_calibration" in state) == (state["global_step"] == final["global_step"]), path.name
+    assert metrics["calibrated"]["normal_psnr_mean"] == final["lnta_calibration"]["mean"]
 
 
 @pytest.mark.parametrize("precision, inference_compile", [("exact", "false"), ("fast", "false"), ("fast", "true")])

@@ -35,10 +35,10 @@ def _clips(n: int) -> torch.Tensor:
 
 
 @needs_compiler
-def test_frozen_graph_gives_the_model_outputs_and_pads_a_smaller_last_batch():
+def test_frozen_graph_gives_the_model_outputs_and_pads_a_smaller_last_batch(caplog):
     model = _model(0)
     frozen = FrozenForward(model)
-    with torch.inference_mode():
+    with torch.inference_mode(), caplog.at_level(logging.INFO, logger="lnta.compiled"):
         x = _clips(4)  # inputs made under inference_mode, as test_step makes them
         eager = model(x)
         out = frozen(x)
@@ -47,6 +47,10 @@ def test_frozen_graph_gives_the_model_outputs_and_pads_a_smaller_last_batch():
         last = frozen(x[:3])  # the last, smaller batch of a test set: padded, no second graph
         assert last.shape == (3, *x.shape[1:])
         assert frozen.compiles == 1 and torch.allclose(last, eager[:3], atol=1e-5)
+    # issue 25 item 3: a compile is never silent: one line before it, one with its duration after
+    lines = [r.getMessage() for r in caplog.records]
+    assert len([m for m in lines if m.startswith("inference_compile: compiling the test forward")]) == 1
+    assert len([m for m in lines if m.startswith("inference_compile: compiled in ")]) == 1
 
 
 @needs_compiler

@@ -113,6 +113,11 @@ def test_inference_compile_auto_only_where_measured_faster(monkeypatch, native_b
     assert resolve_speed("fast", "cpu", inference_compile=True).inference_compile is True
     assert resolve_speed("fast", "cpu", inference_compile=False).inference_compile is False
     assert resolve_speed("exact", "cpu", inference_compile=True).inference_compile is False
+    # issue 25 item 3: auto only where the compile pays: frames of 128 px and more (measured at 256 x 256)
+    assert resolve_speed("fast", "cpu", image_size=256).inference_compile is native_bf16
+    assert resolve_speed("fast", "cpu", image_size=64).inference_compile is False
+    assert resolve_speed("fast", "cpu", image_size=[128, 96]).inference_compile is False
+    assert resolve_speed("fast", "cpu", inference_compile=True, image_size=32).inference_compile is True
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_speed("fast", "cuda").inference_compile is False  # not measured on a GPU
 
