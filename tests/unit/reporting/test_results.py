@@ -48,7 +48,12 @@ def test_multirun_start_without_sweeper_params(monkeypatch):
 
     from lnta.reporting.results import SWEPT_ENV, ResultsTable
 
-    monkeypatch.delenv(SWEPT_ENV, raising=False)
-    config = OmegaConf.create({"hydra": {"sweeper": {"params": None}, "overrides": {"task": ["seed=0,1", "x=2"]}}})
-    ResultsTable().on_multirun_start(config)
-    assert "seed" in os.environ[SWEPT_ENV].split(",")
+    before = os.environ.get(SWEPT_ENV)
+    with monkeypatch.context() as patch:
+        # set (not only deleted) through monkeypatch, so the value the callback writes is undone with it:
+        # a leaked LNTA_SWEPT_KEYS would name the job folders of every later test and child process
+        patch.setenv(SWEPT_ENV, "")
+        config = OmegaConf.create({"hydra": {"sweeper": {"params": None}, "overrides": {"task": ["seed=0,1", "x=2"]}}})
+        ResultsTable().on_multirun_start(config)
+        assert os.environ[SWEPT_ENV].split(",") == ["seed"]
+    assert os.environ.get(SWEPT_ENV) == before
