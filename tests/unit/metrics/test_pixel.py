@@ -13,6 +13,7 @@ from lnta.errors import DataError
 from lnta.trainer.slots import claim_slot
 from lnta.metrics.pixel import PixelScorer, load_pixel_masks, sample_error_maps
 from tests.conftest import run_cli
+from tests.helpers.by_hand import pair_auc, sampled_error_maps
 
 
 def test_error_maps_are_resized_to_the_mask_then_strided():
@@ -82,36 +83,7 @@ def test_pixel_auc_is_reported_beside_the_frame_auc(tmp_path, tiny):
     rows = list(csv.DictReader(open(tmp_path / "eval" / "scores.csv")))
     scores, frame_labels = (np.array([float(r[k]) for r in rows]) for k in ("score", "label"))
     assert metrics["auc_micro"] == pytest.approx(pair_auc(scores, frame_labels.astype(bool)), abs=1e-9)
-    expected = _pixel_auc_by_hand(tmp_path / "run" / "checkpoints" / "last.ckpt", masks, size=(24, 36), stride=3)
-    assert metrics["pixel_auc"] == pytest.approx(expected, abs=1e-4)   # 1e-4: another process's float rounding
-
-
-def pair_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """ROC-AUC as the share of (positive, negative) pairs ranked right, ties counting half."""
-    pos, neg = scores[labels], scores[~labels]
-    return float(((pos[:, None] > neg).sum() + 0.5 * (pos[:, None] == neg).sum()) / (len(pos) * len(neg)))
-
-
-def _pixel_auc_by_hand(ckpt_path, masks, size, stride) -> float:
-    """The pixel AUC of the documented rule, computed here: the checkpoint's AE on every test clip, its
-    scored frame's squared error (mean over channels) resized bilinearly to the mask size, read every
-    ``stride``-th pixel in float16, against the masks at the clip's own video and frame."""
-    import hydra
-    import torch.nn.functional as F
-
-    from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
-
-    checkpoint = load_checkpoint(ckpt_path)
-    module = module_from_checkpoint(checkpoint).eval()
-    data = hydra.utils.instantiate(checkpoint[CONFIG_KEY]["data"], skips=None)
-    data.setup("test")
-    errors, labels, first_frame = [], [], {0: 0, 1: 40}   # masks[:40] is video 01, masks[40:] video 02
-    with torch.no_grad():
-        for batch in data.test_dataloader():
-            clips = batch["clip"].float() / 127.5 - 1
-            center = module.center
-            error = (module.model(clips)[:, :, center] - clips[:, :, center]).pow(2).mean(1)
-            error = F.interpolate(error[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
-            errors.append(error[:, ::stride, ::stride].half().float().numpy())
-            labels += [masks[first_frame[int(v)] + int(f), ::stride, ::stride] for v, f in zip(batch["video"], batch["frame"])]
-    return pair_auc(np.concatenate(errors).ravel(), np.stack(labels).ravel())
+    errors, labels, _, _ = sampled_error_maps(tmp_path / "run" / "checkpoints" / "last.ckpt",
+                                              {"01": masks[:40], "02": masks[40:]}, size=(24, 36), stride=3)
+    assert metrics["pixel_auc"] == pytest.approx(pair_auc(errors.ravel(), labels.ravel()), abs=1e-4)  # 1e-4: another
+    # process's float rounding; a mask read one frame off moves it by far more
