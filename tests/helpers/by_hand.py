@@ -40,3 +40,20 @@ def sampled_error_maps(ckpt_path, masks: dict[str, np.ndarray], size: tuple[int,
                 videos.append(v)
                 frames.append(f)
     return np.concatenate(errors), np.stack(labels), np.array(videos), np.array(frames)
+
+
+def frame_aucs(scores_csv) -> tuple[float, float]:
+    """Micro and macro frame-level AUC of a run's ``scores.csv`` (its ``score`` and ``label`` columns):
+    over all frames, and the mean over the videos that hold both classes. ``scores.csv`` holds the
+    scores rounded to 6 decimals, so compare with a tolerance of about 1e-3 (a tie that rounding makes
+    moves an AUC of a few dozen frames by 0.5 / (positives x negatives))."""
+    import csv
+
+    with open(scores_csv) as f:
+        rows = list(csv.DictReader(f))
+    scores = np.array([float(r["score"]) for r in rows])
+    labels = np.array([r["label"] == "1" for r in rows])
+    videos = np.array([r["video"] for r in rows])
+    per_video = [pair_auc(scores[videos == v], labels[videos == v]) for v in dict.fromkeys(videos)
+                 if 0 < labels[videos == v].sum() < (videos == v).sum()]
+    return pair_auc(scores, labels), float(np.mean(per_video))
