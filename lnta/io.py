@@ -13,7 +13,9 @@ import io
 import json
 import math
 import os
+import re
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path, PurePath
@@ -67,6 +69,38 @@ def _disk_full(exc: BaseException, folder: Path) -> bool:
     return False
 
 
+def _owner() -> str:
+    """What names this process's temporary files and folders: ``<host>-<pid>``, so that a later process
+    can tell the ones of a killed process (:func:`remove_stale_temporaries`)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+_TEMPORARY = re.compile(r"(?P<host>.+)-(?P<pid>\d+)-[^-/]+(?:\.tmp)?")
+
+
+def remove_stale_temporaries(folder: Path, prefix: str) -> list[Path]:
+    """Remove the temporary files and folders ``<prefix><host>-<pid>-<random>[.tmp]`` in ``folder`` that
+    a process on this host left when it was killed (its pid is gone): what :func:`atomic_path` and
+    :func:`staged_outputs` write and name as lnta's own. Others' files, and those of live processes or
+    other hosts, are kept. Returns what was removed."""
+    removed = []
+    try:
+        entries = [e for e in Path(folder).iterdir() if e.name.startswith(prefix)]
+    except OSError:
+        return removed
+    host = socket.gethostname()
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry.name[len(prefix):])
+        if not match or match["host"] != host or int(match["pid"]) == os.getpid() or pid_alive(int(match["pid"])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
 @contextmanager
 def atomic_path(path: Path):
     """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds.
@@ -76,7 +110,8 @@ def atomic_path(path: Path):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(path.parent, f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_owner()}-", suffix=".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
@@ -107,7 +142,8 @@ def staged_outputs(out: Path, last: tuple[str, ...] = ()):
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=out, prefix=".staging-"))
+    remove_stale_temporaries(out, ".staging-")
+    stage = Path(tempfile.mkdtemp(dir=out, prefix=f".staging-{_owner()}-"))
     os.chmod(stage, 0o777 & ~current_umask())
     try:
         yield stage

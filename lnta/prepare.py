@@ -20,7 +20,7 @@ log = logging.getLogger("lnta.prepare")
 
 def prepare(cfg: DictConfig):
     # test_required=False: data.test=auto caches the test split when there is one
-    datamodule = hydra.utils.instantiate(cfg.data, skips=None, test_required=False, _convert_="object")
+    datamodule = hydra.utils.instantiate(cfg.data, test_required=False, _convert_="object")
     path = datamodule.prepare_cache()
     log.info("%s (%s layout, %s labels from %s) cached in %s", datamodule.name, datamodule.layout().kind,
              datamodule.label_info.get("label_source"), datamodule.label_info.get("labels_file"), path)

@@ -62,3 +62,15 @@ def tiny_overrides(tmp: Path, run_dir: Path | None = None) -> list[str]:
 @pytest.fixture
 def tiny(tmp_path) -> list[str]:
     return tiny_overrides(tmp_path)
+
+
+@pytest.fixture
+def clean_hydra_config():
+    """For tests that set Hydra's global ``HydraConfig`` (as a command does): cleared after the test, so
+    that no later test sees a run dir of this one (``lnta.cli.rundir.guard_run_dir`` reads it)."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    yield
+    HydraConfig.instance().cfg = None
+    GlobalHydra.instance().clear()

@@ -82,17 +82,48 @@ def restore_rng(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def finish_epoch_on_restore(checkpoint: dict) -> bool:
+    """Make a checkpoint saved after the last batch of an epoch, before its end (a step checkpoint or a
+    graceful stop at the epoch's last step), restore as "that epoch, every batch done, its end not yet
+    run"; returns whether ``checkpoint`` was such a one (its loop state is changed in place).
+
+    Lightning 2.x restores such a checkpoint into the *next* epoch: it counts the epoch finished without
+    calling any epoch-end hook (so ``epochNNN.ckpt`` is never written) and skips the next epoch's
+    ``on_train_epoch_start`` (so the data order of the next epoch is not set). Marked as restarting
+    after the batch's completion instead, Lightning re-enters the epoch, finds every batch done, and
+    runs the epoch end and the next epoch as an uninterrupted run does. The batch counter that
+    Lightning's own path advances for loggers is advanced here the same way.
+    """
+    loop = (checkpoint.get("loops") or {}).get("fit_loop") or {}
+    batches, epochs = loop.get("epoch_loop.batch_progress"), loop.get("epoch_progress")
+    if not batches or not epochs or not batches.get("is_last_batch"):
+        return False
+    total, epoch = batches["total"], epochs["total"]
+    at_batch_end = total["ready"] == total["started"] == total["processed"] == total["completed"] + 1
+    mid_epoch = epoch["ready"] == epoch["started"] == epoch["processed"] + 1
+    if not (at_batch_end and mid_epoch):
+        return False
+    for progress in (batches["total"], batches["current"]):
+        progress["completed"] = progress["processed"]
+    state = loop.setdefault("epoch_loop.state_dict", {})
+    state["_batches_that_stepped"] = state.get("_batches_that_stepped", 0) + 1
+    return True
+
+
 class ResumeState(pl.Callback):
     """Stores in every checkpoint the global RNG states and how far into its epoch training was.
 
     On resume it restores the RNG states (they drive init and the pseudo-anomaly draws) and makes
     the data module's :class:`~lnta.data.order.EpochShuffle` skip the clips already trained on, so a
-    resumed single-device run continues exactly as if it had never stopped, even mid-epoch.
+    resumed single-device run continues exactly as if it had never stopped, even mid-epoch and after
+    the last step of an epoch before its end (:func:`finish_epoch_on_restore`).
     """
 
     def __init__(self):
         self.position = {"epoch": 0, "done": 0}  # the next clip to train on
         self._pending: dict | None = None
+        self._batches = 0  # batches trained in the current epoch
+        self._epoch_end = False  # restored after an epoch's last batch: nothing left to train in it
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.position = {"epoch": trainer.current_epoch, "done": (batch_idx + 1) * len(batch["clip"])}
@@ -101,28 +132,36 @@ class ResumeState(pl.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         # An epoch that ended early (trainer.max_steps) counts as finished for Lightning: record where
         # it stopped, so that extending the run is refused instead of skipping the rest of it.
-        cut = getattr(self, "_batches", 0) < trainer.num_training_batches < float("inf")
+        cut = self._batches < trainer.num_training_batches < float("inf")
         self.position = {"epoch": trainer.current_epoch + 1, "done": 0,
                          **({"cut_epoch": trainer.current_epoch, "cut_done": self.position["done"]} if cut else {})}
         self._batches = 0
 
     def state_dict(self) -> dict:
-        return {"rng": capture_rng(), **self.position}
+        return {"rng": capture_rng(), **self.position, "batches": self._batches}
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        # before Lightning restores its loops from the same dict; one device only: under DDP Lightning
+        # wraps the sampler, which cannot skip the rest of the epoch
+        self._epoch_end = trainer.world_size == 1 and finish_epoch_on_restore(checkpoint)
 
     def load_state_dict(self, state_dict: dict) -> None:
         restore_rng(state_dict["rng"])
         self._pending = {"epoch": state_dict["epoch"], "done": state_dict["done"]}
+        self._batches = int(state_dict.get("batches", 0))
 
     def on_fit_start(self, trainer, pl_module) -> None:
         order = getattr(trainer.datamodule, "train_order", None)
         if self._pending is None or order is None:
             return
         epoch, done = self._pending["epoch"], self._pending["done"]
+        if self._epoch_end:  # every batch of the epoch is trained: its end runs next, on no more data
+            done = len(order)
         if done and trainer.world_size > 1:  # Lightning wraps the sampler: it cannot skip into the epoch
             log.warning("multi-device resume mid-epoch: the interrupted epoch restarts from a fresh order")
             done = 0
         order.resume(epoch, done)
-        self._pending = None
+        self._pending, self._epoch_end = None, False
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         # Lightning sets the epoch of a sampler it wraps for DDP, not of ours inside: do it here.

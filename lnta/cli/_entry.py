@@ -49,6 +49,11 @@ def user_error(exc: BaseException) -> str | None:
         return f"{message} ({_one_line(str(reason).split('full_key:')[0])})" if reason else message
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc} (check the path and its permissions)"
+    log_file = exc.__cause__
+    if isinstance(exc, ValueError) and str(exc).startswith("Unable to configure handler") \
+            and isinstance(log_file, OSError) and log_file.filename:  # Hydra opening <run dir>/<task>.log
+        return (f"{log_file.filename}: cannot write the command's log file ({log_file.strerror or log_file}); "
+                "choose a writable hydra.run.dir")
     return None
 
 

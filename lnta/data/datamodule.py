@@ -171,9 +171,11 @@ class VideoDataModule(pl.LightningDataModule):
         if source.ignored and self.label_info.get("labels_ignored") != source.ignored:  # once, not per check
             log.warning("%s: labels of %d videos that are not in the test split ignored (%s); recorded as "
                         "labels_ignored in metrics.json", source.path, len(source.ignored), ", ".join(source.ignored))
+        if source.order_warning and self.label_info.get("labels_order") != source.order:  # once
+            log.warning(source.order_warning)
         self.label_info = {"label_source": source.kind, "labels_file": str(source.path),
-                           "labels_ignored": list(source.ignored)}
-        log.info("%s test labels: %s from %s", self.name, source.kind, source.path)
+                           "labels_ignored": list(source.ignored), "labels_order": source.order}
+        log.info("%s test labels: %s from %s, %s", self.name, source.kind, source.path, source.order)
         return labels
 
     def check_test_early(self, use_cache: bool = True) -> None:

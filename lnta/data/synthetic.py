@@ -47,8 +47,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
-import tempfile
+import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -56,7 +57,9 @@ import numpy as np
 from PIL import Image
 
 from lnta.data.datamodule import VideoDataModule
+from lnta.data.io.cache import remove_stale_builds
 from lnta.data.labels.formats import ANOMALY, FOREGROUND, PIXEL_MASK_FILE, REGION_FILE
+from lnta.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -191,15 +194,89 @@ def _write_video(folder: Path, frames) -> None:
         Image.fromarray(frame).save(folder / f"{i:03d}.jpg", quality=95)
 
 
+#: Upper bound of the whole dataset, in pixels written (videos x frames x size^2): 256 MiB of raw
+#: uint8 frames, 29x the default (9.2M) and enough for 22 videos of 160 frames at 256x256. A stored
+#: config (a checkpoint) must not be able to fill a disk.
+MAX_PIXELS = 2**28
+#: The range of each size of :class:`SyntheticSpec`, by its key under ``data``.
+SPEC_RANGES = {"seed": (0, 2**32 - 1), "size": (8, 4096), "train_videos": (1, 10_000), "test_videos": (1, 10_000),
+               "frames_per_video": (1, 100_000)}
+
+
+def check_spec(spec: SyntheticSpec) -> None:
+    """Every size of ``spec`` in its range (:data:`SPEC_RANGES`) and the whole dataset within
+    :data:`MAX_PIXELS`, whatever the values' source (command line or a checkpoint's stored config);
+    raises a one-line :class:`ConfigError` naming the key."""
+    from lnta.validate import Range  # noqa: PLC0415 - lnta.validate imports lnta.data
+
+    for key, (low, high) in SPEC_RANGES.items():
+        Range(low=low, high=high)(f"data.{key}", getattr(spec, key))
+    frames = (spec.train_videos + spec.test_videos) * spec.frames_per_video
+    if frames * spec.size ** 2 > MAX_PIXELS:
+        raise ConfigError(f"data.train_videos={spec.train_videos}, data.test_videos={spec.test_videos}, "
+                          f"data.frames_per_video={spec.frames_per_video}, data.size={spec.size}: the synthetic "
+                          f"dataset would hold {frames} frames of {spec.size}x{spec.size} pixels; expected at most "
+                          f"{MAX_PIXELS} pixels in all (the default is 2240 frames of 64x64)")
+
+
+def _marker_of(root: Path) -> dict | None:
+    """The fingerprint in ``root``'s :data:`_MARKER` if lnta generated ``root`` (a JSON object with
+    a ``generator`` key, or version 1's spec without it), else None."""
+    try:
+        found = json.loads((root / _MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and "seed" in found and "size" in found else None
+
+
+def _check_replaceable(root: Path) -> None:
+    """Refuse a ``root`` that lnta may not replace: a file, or a folder holding anything but not
+    the generator's marker. lnta deletes only what it created and marked as its own."""
+    if root.is_symlink() or root.exists() and not root.is_dir():
+        raise DataError(f"data.root={root}: not a folder; the synthetic data needs a new or empty folder")
+    if root.is_dir() and _marker_of(root) is None and any(root.iterdir()):
+        raise DataError(f"data.root={root}: holds files but no {_MARKER}, so it is not a synthetic dataset lnta "
+                        "generated; nothing was changed. For your own data choose its group (data=ped2, ...); "
+                        "for the synthetic data a new or empty data.root")
+
+
 def generate(root: Path, spec: SyntheticSpec) -> Path:
-    """Write the dataset under ``root`` unless an identical one is already there; return ``root``."""
+    """Write the dataset under ``root`` unless an identical one is already there; return ``root``.
+
+    ``root`` is replaced only where lnta generated it (:func:`_check_replaceable`); the dataset is built in
+    ``.<name>.tmp-<host>-<pid>`` beside it, which a later call removes if that process was killed.
+    """
     root = Path(root)
-    marker = root / _MARKER
-    if marker.is_file() and json.loads(marker.read_text()) == fingerprint(spec):
+    if _marker_of(root) == fingerprint(spec):
         return root
+    check_spec(spec)
+    _check_replaceable(root)
     log.info("generating the synthetic dataset (seed %d) in %s", spec.seed, root)
     root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))  # unique: parallel jobs may race
+    remove_stale_builds(root)
+    tmp = root.with_name(f".{root.name}.tmp-{socket.gethostname()}-{os.getpid()}")  # unique: parallel jobs race
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        _write_dataset(tmp, spec)
+        if _marker_of(root) == fingerprint(spec):  # another process finished first
+            return root
+        _check_replaceable(root)  # again: the folder may have been filled meanwhile
+        if root.is_dir() and _marker_of(root) is not None:  # an older synthetic dataset: ours to replace
+            shutil.rmtree(root)
+        elif root.is_dir():
+            root.rmdir()  # empty (checked above); fails rather than delete anything put there since
+        try:
+            os.replace(tmp, root)
+        except OSError:
+            if _marker_of(root) != fingerprint(spec):  # not a parallel job that finished first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def _write_dataset(tmp: Path, spec: SyntheticSpec) -> None:
     rng = np.random.default_rng(spec.seed)
     scene = _Scene(spec.size, rng)
     for v in range(spec.train_videos):
@@ -214,12 +291,6 @@ def generate(root: Path, spec: SyntheticSpec) -> Path:
     np.savez_compressed(tmp / PIXEL_MASK_FILE, **{name: r == INTRUDER for name, r in regions.items()})
     np.savez_compressed(tmp / REGION_FILE, **regions)
     (tmp / _MARKER).write_text(json.dumps(fingerprint(spec)))
-    if marker.is_file() and json.loads(marker.read_text()) == fingerprint(spec):  # another process finished first
-        shutil.rmtree(tmp, ignore_errors=True)
-        return root
-    shutil.rmtree(root, ignore_errors=True)
-    tmp.rename(root)
-    return root
 
 
 class SyntheticDataModule(VideoDataModule):
@@ -227,8 +298,9 @@ class SyntheticDataModule(VideoDataModule):
 
     def __init__(self, root: str, seed: int = 0, size: int = 64, train_videos: int = 8,
                  test_videos: int = 6, frames_per_video: int = 160, **kwargs):
-        super().__init__(root=root, **kwargs)
         self.spec = SyntheticSpec(seed, size, train_videos, test_videos, frames_per_video)
+        check_spec(self.spec)  # before anything is built: a stored config is checked like the command line
+        super().__init__(root=root, **kwargs)
 
     def prepare_data(self) -> None:
         # Lightning calls this on one process per node before setup: DDP ranks never race to generate.

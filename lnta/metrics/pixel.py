@@ -32,10 +32,10 @@ def load_pixel_masks(path: Path, names: list[str], lengths: list[int]) -> dict[s
     masks = read_pixel_masks(path, names)
     missing = [n for n in names if n not in masks]
     if missing:
-        raise DataError(f"pixel_masks={path}: no masks for test videos {missing}")
+        raise DataError(f"evaluation.pixel_masks={path}: no masks for test videos {missing}")
     wrong = [n for n, t in zip(names, lengths) if masks[n].ndim != 3 or len(masks[n]) != t]
     if wrong:
-        raise DataError(f"pixel_masks={path}: videos {wrong} need (frames, H, W) masks with one per frame")
+        raise DataError(f"evaluation.pixel_masks={path}: videos {wrong} need (frames, H, W) masks with one per frame")
     return masks
 
 
@@ -55,7 +55,7 @@ def mask_path(option: str | None, data_root: str | Path) -> Path | None:
         return path if path.is_file() else None
     path = Path(option).expanduser()
     if not path.is_file():
-        raise DataError(f"pixel_masks={path}: file not found")
+        raise DataError(f"evaluation.pixel_masks={path}: file not found")
     return path
 
 
@@ -64,9 +64,9 @@ def _mask_size(path: Path) -> tuple[int, int]:
         with np.load(path) as data:
             first = data[data.files[0]] if data.files else None
     except (OSError, ValueError) as exc:
-        raise DataError(f"pixel_masks={path}: not a readable .npz ({exc.__class__.__name__})") from None
+        raise DataError(f"evaluation.pixel_masks={path}: not a readable .npz ({exc.__class__.__name__})") from None
     if first is None or first.ndim != 3:
-        raise DataError(f"pixel_masks={path}: expected one (frames, H, W) bool array per test video")
+        raise DataError(f"evaluation.pixel_masks={path}: expected one (frames, H, W) bool array per test video")
     return tuple(first.shape[1:])
 
 
@@ -93,7 +93,7 @@ class PixelScorer(pl.Callback):
 
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         if "error" not in outputs:
-            raise DataError(f"pixel_masks={self.path}: the test step returns no error maps (build the module "
+            raise DataError(f"evaluation.pixel_masks={self.path}: the test step returns no error maps (build the module "
                             "with error_maps=True)")
         self._parts.append({"error": sample_error_maps(outputs["error"], self.size, self.stride).to(pl_module.device),
                             "video": outputs["video"].detach(), "frame": outputs["frame"].detach()})

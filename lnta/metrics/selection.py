@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from lnta.errors import DataError
+
 PROTOCOLS = {
     "last": "last epoch (no test labels used)",
     "oracle": "best epoch on the test set (as the paper; comparison only)",
@@ -38,5 +40,13 @@ def read_epoch_table(run_dir: Path) -> list[dict] | None:
         return None
     with open(path) as f:
         rows = list(csv.DictReader(f))
-    return [{"epoch": int(r["epoch"]), **{k: float(r[k]) if r.get(k) else float("nan")
-                                           for k in ("auc_micro", "auc_macro", "pixel_auc")}} for r in rows]
+    parsed = []
+    for line, r in enumerate(rows, start=2):
+        try:
+            parsed.append({"epoch": int(r["epoch"]), **{k: float(r[k]) if r.get(k) else float("nan")
+                                                         for k in ("auc_micro", "auc_macro", "pixel_auc")}})
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"{path}: line {line} is not an epoch row (expected an integer epoch and numeric "
+                            "auc_micro, auc_macro, pixel_auc); write it again with python -m lnta.eval "
+                            "ckpt_path=RUN") from None
+    return parsed

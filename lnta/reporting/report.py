@@ -12,6 +12,7 @@ settings) and PNG plots of AUC against each swept hyperparameter
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -44,17 +45,62 @@ RUN_FIELDS = ["run", "experiment", "dataset", "model", "method", "setting", *AXE
               "oracle_epoch", "pixel_auc_last"]
 
 
-def _method(anomaly: dict) -> str:
-    specs = [anomaly] if "_target_" in anomaly else list((anomaly.get("types") or {}).values())
-    names = [s.get("name") or METHODS.get(str(s.get("_target_", "")).rsplit(".", 1)[-1], str(s.get("_target_")))
-             for s in specs]
+def _method(anomaly: dict, resolve) -> str:
+    """The method name of a run's ``anomaly`` config; ``resolve(path)`` reads a value below ``anomaly``."""
+    if "_target_" in anomaly:
+        specs = [""]
+    else:
+        specs = [f"types.{name}." for name in (anomaly.get("types") or {})]
+    names = [resolve(f"{s}name") or METHODS.get(str(resolve(f"{s}_target_") or "").rsplit(".", 1)[-1],
+                                                   str(resolve(f"{s}_target_"))) for s in specs]
     return "+".join(names) or "baseline"
 
 
-def _value(cfg, path: str):
-    value = OmegaConf.select(cfg, path, throw_on_resolution_failure=False)
-    if OmegaConf.is_config(value):
-        value = OmegaConf.to_container(value)
+#: A reference to another key of the same file (``${anomaly.types.skip.skips}``): the only interpolation
+#: the report follows; lnta's own configs write such references.
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][\w.]*)\}")
+
+
+def load_run_file(path: Path) -> dict:
+    """A run folder's YAML file (``.hydra/config.yaml``, ``hydra.yaml``) as plain data, nothing resolved:
+    a tag such as ``!!python/object/apply`` is refused by the safe loader (never constructed), and any
+    unreadable file is one :class:`DataError` naming it."""
+    try:
+        data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the file's: YAML, OmegaConf, OS errors
+        reason = " ".join(str(exc).split())[:200]
+        raise DataError(f"{path}: not a readable run config ({exc.__class__.__name__}: {reason})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: not a run config (expected a mapping of settings)")
+    return data
+
+
+def _lookup(data: dict, path: str):
+    node = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _resolved(data: dict, path: str, file: Path, hops: int = 0):
+    """The value at ``path`` of a run file's ``data``, references to other keys followed; any other
+    interpolation (a resolver such as ``${oc.env:HOME}``) is refused: nothing in a run folder is run."""
+    value = _lookup(data, path)
+    texts = value if isinstance(value, list) else [value]
+    if any(isinstance(v, str) and "${" in v for v in texts):
+        reference = _REFERENCE.fullmatch(value) if isinstance(value, str) else None
+        if reference is None or hops >= 8:
+            raise DataError(f"{file}: {path}={value!r} is refused: the report reads run files as data and "
+                            "resolves no interpolation (only a reference to another key, ${a.b})")
+        return _resolved(data, reference.group(1), file, hops + 1)
+    if isinstance(value, dict):
+        raise DataError(f"{file}: {path} is a mapping; expected a value")
+    return value
+
+
+def _shown(value):
     return "{" + ",".join(map(str, value)) + "}" if isinstance(value, list) else value
 
 
@@ -69,27 +115,53 @@ def _flat(node, prefix: str = "") -> dict[str, str]:
     return {} if _ignored(prefix[:-1]) else {prefix[:-1]: str(node)}
 
 
+def _metric(metrics: dict, key: str, file: Path, required: bool = False) -> float | None:
+    """``metrics[key]`` as a float; None (an empty cell) when null, NaN or, unless ``required``, absent."""
+    if key not in metrics and required:
+        raise DataError(f"{file}: no {key}; not the metrics.json of an lnta run")
+    value = metrics.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise DataError(f"{file}: {key}={json.dumps(value)[:80]}: expected a number or null")
+    return _number(value)
+
+
 def read_run(run: Path) -> dict:
-    """One run folder -> its setting, seed and AUC under every selection protocol."""
-    cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
-    hydra_file = run / ".hydra" / "hydra.yaml"
-    choices = OmegaConf.load(hydra_file).hydra.runtime.choices if hydra_file.is_file() else {}
-    method = _method(OmegaConf.to_container(cfg.get("anomaly") or {}, resolve=False))
-    model = str(_value(cfg, "model._target_") or "ConvAE3D").rsplit(".", 1)[-1]
+    """One run folder -> its setting, seed and AUC under every selection protocol. Its files are data:
+    read without resolving anything (:func:`load_run_file`, :func:`_resolved`); a malformed file is one
+    :class:`DataError` naming it."""
+    config_file, hydra_file = run / ".hydra" / "config.yaml", run / ".hydra" / "hydra.yaml"
+    cfg = load_run_file(config_file)
+
+    def value(path: str):
+        return _resolved(cfg, path, config_file)
+
+    choices = {}
+    if hydra_file.is_file():
+        hydra = load_run_file(hydra_file)
+        choices = {"experiment": _resolved(hydra, "hydra.runtime.choices.experiment", hydra_file)}
+    anomaly = cfg.get("anomaly") if isinstance(cfg.get("anomaly"), dict) else {}
+    method = _method(anomaly, lambda path: value(f"anomaly.{path}"))
+    model = str(value("model._target_") or "ConvAE3D").rsplit(".", 1)[-1]
     model = MODELS.get(model, model)
-    row = {"run": str(run), "experiment": choices.get("experiment"), "dataset": _value(cfg, "data.name"),
+    row = {"run": str(run), "experiment": choices.get("experiment"), "dataset": value("data.name"),
            "model": model or "conv_ae3d", "method": f"{model} {method}" if model else method,
-           "seed": _value(cfg, "seed"), "config": _flat(OmegaConf.to_container(cfg, resolve=False))}
-    row.update({k: (_value(cfg, path) if method != "baseline" else None) for k, path in AXES.items()})
+           "seed": value("seed"), "config": _flat(cfg)}
+    row.update({k: (_shown(value(path)) if method != "baseline" else None) for k, path in AXES.items()})
     epochs = read_epoch_table(run)
     if epochs:
         last, best = select_epoch(epochs, "last"), select_epoch(epochs, "oracle")
         row.update(auc_last=_number(last["auc_micro"]), auc_oracle=_number(best["auc_micro"]),
                    oracle_epoch=best["epoch"], pixel_auc_last=_number(last["pixel_auc"]))
     else:  # the oracle needs every epoch's AUC (epochs.csv): None, an empty cell (see ORACLE_NOTE)
-        metrics = json.loads((run / "metrics.json").read_text())
-        row.update(auc_last=_number(metrics["auc_micro"]), auc_oracle=None, oracle_epoch=None,
-                   pixel_auc_last=_number(metrics.get("pixel_auc")))
+        file = run / "metrics.json"
+        try:
+            metrics = json.loads(file.read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{file}: not readable as JSON ({exc.__class__.__name__})") from None
+        if not isinstance(metrics, dict):
+            raise DataError(f"{file}: expected a JSON object of metrics")
+        row.update(auc_last=_metric(metrics, "auc_micro", file, required=True), auc_oracle=None, oracle_epoch=None,
+                   pixel_auc_last=_metric(metrics, "pixel_auc", file))
     return row
 
 
@@ -113,7 +185,8 @@ def find_runs(paths: list[Path]) -> list[Path]:
         for config in sorted(path.glob("**/.hydra/config.yaml")):
             run = config.parent.parent
             if (run / "metrics.json").is_file() or (run / "epochs.csv").is_file():
-                if OmegaConf.load(config).get("task_name", "train") == "train":
+                task = _resolved(load_run_file(config), "task_name", config)
+                if task in (None, "train"):
                     runs.append(run)
     if not runs:
         raise DataError(f"{', '.join(map(str, paths))}: no training runs (.hydra/config.yaml + metrics.json) found")

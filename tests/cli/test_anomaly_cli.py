@@ -4,6 +4,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import run_cli
 from tests.unit.anomaly.test_intruders import _write_cifar100, _write_frames, _write_images
@@ -103,7 +104,12 @@ def test_visualize_writes_the_grid(tmp_path, tiny):
     out = tmp_path / "grid.png"
     run_cli("lnta.visualize", *data, "anomaly.intruder.source=synthetic", f"out={out}",
             f"hydra.run.dir={tmp_path / 'vis'}")
-    assert out.stat().st_size > 10_000
+    # conf/visualize.yaml: the normal clip, 4 patch techniques, skip-frame, 3 temporal types, the noise
+    # patch: 10 rows of 4 frames, each cell 1.9 inches at 100 dpi
+    grid = np.asarray(Image.open(out).convert("L"))
+    assert grid.shape == (10 * 190, 4 * 190)
+    drawn = [(grid[r * 190:(r + 1) * 190] < 250).mean() for r in range(10)]   # not white: the frames
+    assert min(drawn) > 0.3, drawn   # every row holds its pictures (a label alone covers a few per cent)
 
 
 def test_visualize_without_intruders_falls_back_to_synthetic(tmp_path, tiny):

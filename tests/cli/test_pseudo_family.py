@@ -1,10 +1,13 @@
 """The pseudo_family sweep at a tiny scale through the real CLI (every type, 2 steps each), then its report."""
 import csv
+import json
+from pathlib import Path
 
 import pytest
 
 from lnta.report import main as report_main
 from tests.conftest import run_cli, tiny_overrides
+from tests.helpers.by_hand import frame_aucs
 from tests.unit.anomaly.test_intruders import _write_cifar100
 
 TYPES = ["patch", "skip", "reverse", "repeat", "shuffle", "noise"]
@@ -27,8 +30,13 @@ def test_pseudo_family_sweep_and_report(tmp_path):
     with open(out / "table.csv") as f:
         table = {(r["setting"], r["protocol"]): r for r in csv.DictReader(f)}
     assert {s for s, _ in table} == {"baseline", *TYPES}
-    assert all(table[(s, "last")]["n"] == "1" and 0 <= float(table[(s, "last")]["mean"]) <= 1
-               for s in ["baseline", *TYPES])
+    with open(out / "runs.csv") as f:
+        by_setting = {r["setting"]: Path(r["run"]) for r in csv.DictReader(f)}
+    for setting in ["baseline", *TYPES]:  # each mean is its one run's AUC, as computed here from its scores
+        row, run = table[(setting, "last")], by_setting[setting]
+        micro, _ = frame_aucs(run / "scores.csv")
+        assert row["n"] == "1" and float(row["mean"]) == pytest.approx(micro, abs=1e-3), (setting, row)
+        assert float(row["mean"]) == pytest.approx(json.loads((run / "metrics.json").read_text())["auc_micro"])
     md = (out / "report.md").read_text()
     assert all(f"| {s} |" in md for s in ["baseline", *TYPES])
 

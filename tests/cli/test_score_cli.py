@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from lnta.metrics.calibration import CALIBRATION_KEY, calibrate
-from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint, module_from_checkpoint
+from lnta.trainer.build import module_from_checkpoint
+from lnta.trainer.checkpoint import CONFIG_KEY, load_checkpoint
 from lnta.deploy.authors_weights import authors_state_dict, build_model, load_untrusted, to_lnta_keys
 from lnta.data.io.store import resized_chunks
 from lnta.data.io.store import FrameStore

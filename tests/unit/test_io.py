@@ -3,12 +3,16 @@ import errno
 import json
 import math
 import os
+import socket
 import stat
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from lnta.io import NoSpaceLeft, atomic_path, json_text, staged_outputs, write_csv, write_json, write_text
+from tests.conftest import REPO
 
 
 def _strict(text):
@@ -86,3 +90,42 @@ def test_csv_rows_by_position_or_by_column_name(tmp_path):
     write_csv(path, ["a", "b"], [[1, "x,y"], {"b": 2.5, "extra": 0}, {"a": None}])
     assert path.read_text() == 'a,b\n1,"x,y"\n,2.5\n,\n'
     assert [p.name for p in path.parent.iterdir()] == ["t.csv"]  # no temporary file left
+
+
+# --- issue 23, item 13: temporaries of a killed process are removed by the next write ---------------
+
+KILLED_WHILE_WRITING = """
+import os, signal, sys
+from pathlib import Path
+from lnta.io import atomic_path, staged_outputs
+out = Path(sys.argv[1])
+with staged_outputs(out) as stage, atomic_path(out / "scores.png") as tmp:
+    tmp.write_bytes(b"")                       # matplotlib had opened it
+    os.kill(os.getpid(), signal.SIGKILL)       # killed mid-write: no cleanup runs
+"""
+
+
+def test_temporaries_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_WRITING, str(tmp_path)], cwd=REPO)
+    assert killed.returncode == -9
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert len(left) == 2 and left[0].startswith(".scores.png.") and left[0].endswith(".tmp")
+    assert left[1].startswith(".staging-")
+    foreign = [tmp_path / ".scores.png.someone-else.tmp", tmp_path / ".staging-mine"]  # not lnta's names
+    foreign[0].write_text("x")
+    foreign[1].mkdir()
+    live = tmp_path / f".scores.png.{socket.gethostname()}-{os.getppid()}-abcdefgh.tmp"   # a running writer's
+    live.write_text("x")
+    other_host = tmp_path / f".scores.png.{socket.gethostname()}x-{killed_pid()}-abcdefgh.tmp"
+    other_host.write_text("x")
+    write_text(tmp_path / "scores.png", "new")
+    with staged_outputs(tmp_path) as stage:
+        (stage / "b.txt").write_text("b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["scores.png", "b.txt", *(p.name for p in foreign), live.name, other_host.name])
+
+
+def killed_pid() -> int:
+    """The pid of a process that has exited (reused only after the kernel's pid range wraps)."""
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)

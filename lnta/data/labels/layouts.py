@@ -42,6 +42,10 @@ class LabelSource:
     load: LabelLoader
     #: per-video label names without a video in the split, set by the last ``load`` (matched by name)
     ignored: list[str] = field(default_factory=list)
+    #: how the last ``load`` matched labels to videos (concatenated sources: the order assumed)
+    order: str = "by video name"
+    #: a warning about that order, set by the last ``load`` ("" if none)
+    order_warning: str = ""
 
 
 @dataclass
@@ -96,9 +100,52 @@ def check_lengths(labels: dict[str, np.ndarray], names: list[str], lengths: list
     return out, ignored
 
 
-def _npy_source(path: Path) -> LabelSource:
-    return LabelSource("npy", path, lambda names, lengths: split_labels(
-        load_frame_labels(path), names, lengths, str(path)))
+def _shown(names: list[str], limit: int = 4) -> str:
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+
+
+def _position_order(source: LabelSource, names: list[str], what: str) -> None:
+    """Record on ``source`` that its labels follow the videos by position, in ``names``' order (numeric
+    name order: ``2`` before ``10``), and warn where the videos' text order differs: a file made in text
+    order has the same length, so no count check can tell the two apart."""
+    source.order = f"{what} in numeric name order ({_shown(names)})"
+    text = sorted(names)
+    source.order_warning = "" if text == names else (
+        f"{source.path}: {what} in the test videos' numeric name order ({_shown(names)}); their text order "
+        f"({_shown(text)}) differs, and labels made in text order would pass every check here with wrong "
+        "numbers. Check how the file was made, or use per-video labels (data.labels=FOLDER)")
+
+
+def _npy_source(path: Path, per_video: LabelSource | None = None) -> LabelSource:
+    """Concatenated frame labels, split over the videos in their numeric name order. Where the dataset
+    also has per-video labels (``per_video``) and the videos' text order differs, the split is checked
+    against them: labels concatenated in text order are refused."""
+    source = LabelSource("npy", path, lambda names, lengths: {})
+
+    def load(names, lengths):
+        flat = load_frame_labels(path)
+        labels = split_labels(flat, names, lengths, str(path))
+        _position_order(source, list(names), "labels concatenated")
+        if not source.order_warning or per_video is None:
+            return labels
+        try:
+            reference = per_video.load(names, lengths)
+        except DataError:
+            return labels  # per-video labels that do not fit these videos decide nothing
+        text = sorted(names)
+        by_text = split_labels(flat, text, [lengths[names.index(n)] for n in text], str(path))
+        if all(np.array_equal(labels[n], reference[n]) for n in names):
+            source.order += f", as the per-video labels in {per_video.path} confirm"
+            source.order_warning = ""
+        elif all(np.array_equal(by_text[n], reference[n]) for n in names):
+            raise DataError(f"{path}: the labels are concatenated in the test videos' text order "
+                            f"({_shown(text)}), not in their numeric order ({_shown(list(names))}), as the "
+                            f"per-video labels in {per_video.path} show; write them in numeric order or use "
+                            f"data.labels={per_video.path}")
+        return labels
+
+    source.load = load
+    return source
 
 
 def _interval_source(path: Path) -> LabelSource:
@@ -108,9 +155,11 @@ def _interval_source(path: Path) -> LabelSource:
             raise DataError(f"{path}: intervals for {len(intervals)} videos but the test split has "
                             f"{len(names)} videos (intervals match videos by position; for part of a "
                             "dataset use per-video labels: data.label_source=masks or data.labels=FOLDER)")
+        _position_order(source, list(names), "intervals matched to videos")
         return {n: fmt.intervals_to_labels(iv, length, f"{path} (video {n})")
                 for n, iv, length in zip(names, intervals, lengths)}
-    return LabelSource("intervals", path, load)
+    source = LabelSource("intervals", path, load)
+    return source
 
 
 def _keyed_source(path: Path, per_video: Callable[[], dict[str, np.ndarray]]) -> LabelSource:
@@ -198,6 +247,8 @@ def _find_labels(root: Path, test_dir: Path, name: str) -> dict[str, LabelSource
     masks = _mask_source(root, test_dir)
     if masks:
         sources["masks"] = masks
+        if len(npy) == 1:
+            sources["npy"] = _npy_source(npy[0], per_video=masks)
     return sources
 
 

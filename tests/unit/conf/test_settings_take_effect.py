@@ -18,6 +18,9 @@ from lnta.models.module import LNTAModule
 from lnta.trainer.precision import speed_from_config
 from tests.conftest import REPO
 
+# each test sets Hydra's global HydraConfig (as a command does): cleared after it, never leaked
+pytestmark = pytest.mark.usefixtures("clean_hydra_config")
+
 
 def _train_config(tmp_path, *overrides: str):
     GlobalHydra.instance().clear()

@@ -84,7 +84,7 @@ def test_datamodule_records_the_label_choice(tmp_path):
     dm.store("test")
     assert dm.label_info == {"label_source": "masks",
                              "labels_file": str(tmp_path / "ground_truth_demo" / "testing_label_mask"),
-                             "labels_ignored": []}
+                             "labels_ignored": [], "labels_order": "by video name"}
     with pytest.raises(DataError, match="data.label_source=npy: no npy test labels under"):
         VideoDataModule(str(tmp_path), name="avenue", label_source="npy").layout().label_source("npy")
 
@@ -126,3 +126,77 @@ def test_pixel_mask_archive_is_read_once_for_frame_labels_and_pixel_masks(tmp_pa
     path.write_bytes(b"PK\x03\x04 not a zip")
     with pytest.raises(DataError, match="pixel_gt_masks.npz: unreadable mask archive"):
         fmt.read_pixel_masks(path)
+
+
+# --- issue 23, item 6: labels concatenated in the videos' text order ------------------------------
+
+UNPADDED = {"1": 40, "2": 50, "10": 60}   # numeric order 1, 2, 10; text order 1, 10, 2
+
+
+def _unpadded_dataset(root, order, masks=False, names=UNPADDED):
+    """Test videos ``names`` with one anomalous run each (all different), their labels concatenated in
+    ``order``; with ``masks``, per-video pixel masks (``testing/pixel_gt_masks.npz``) as well."""
+    fr.frames_layout(root, "x", [20], [])
+    labels = {}
+    for v, (name, length) in enumerate(names.items()):
+        fr._write_images(root / "testing" / "frames" / name, fr.video_frames(length, v + 1), "{:03d}.jpg")
+        labels[name] = np.zeros(length, np.uint8)
+        labels[name][5 * v + 3: 5 * v + 20] = 1
+    np.save(root / "frame_labels_x.npy", np.concatenate([labels[n] for n in order])[None])
+    if masks:
+        np.savez_compressed(root / fmt.PIXEL_MASK_FILE,
+                            **{n: np.broadcast_to(l[:, None, None] > 0, (len(l), 2, 2)) for n, l in labels.items()})
+    return labels
+
+
+def test_labels_in_text_order_are_refused_where_per_video_labels_show_it(tmp_path):
+    _unpadded_dataset(tmp_path, ["1", "10", "2"], masks=True)
+    dm = VideoDataModule(str(tmp_path), name="x", image_size=fr.SIZE)
+    with pytest.raises(DataError, match=r"frame_labels_x.npy: the labels are concatenated in the test videos' "
+                                        r"text order \(1, 10, 2\), not in their numeric order \(1, 2, 10\)"):
+        dm.store("test")
+
+
+def test_labels_in_numeric_order_are_confirmed_by_per_video_labels(tmp_path, caplog):
+    labels = _unpadded_dataset(tmp_path, ["1", "2", "10"], masks=True)
+    dm = VideoDataModule(str(tmp_path), name="x", image_size=fr.SIZE)
+    with caplog.at_level("INFO"):
+        dm.store("test")
+    assert all(np.array_equal(dm.test_labels[n], labels[n]) for n in UNPADDED)
+    assert dm.label_info["labels_order"] == ("labels concatenated in numeric name order (1, 2, 10), as the "
+                                             f"per-video labels in {tmp_path / fmt.PIXEL_MASK_FILE} confirm")
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+@pytest.mark.parametrize("order", [["1", "2", "10"], ["1", "10", "2"]])
+def test_without_per_video_labels_the_assumed_order_is_logged_and_warned(tmp_path, caplog, order):
+    labels = _unpadded_dataset(tmp_path, order)
+    dm = VideoDataModule(str(tmp_path), name="x", image_size=fr.SIZE)
+    with caplog.at_level("INFO"):
+        dm.store("test")
+    assert dm.label_info["labels_order"] == "labels concatenated in numeric name order (1, 2, 10)"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "their text order (1, 10, 2) differs" in warnings[0]
+    assert str(tmp_path / "frame_labels_x.npy") in warnings[0]
+    # the split is the numeric one either way: video 2 gets frames 40..89 of the file
+    assert np.array_equal(dm.test_labels["2"], np.concatenate([labels[n] for n in order])[40:90])
+
+
+def test_zero_padded_names_need_no_warning(tmp_path, caplog):
+    _unpadded_dataset(tmp_path, ["01", "02", "10"], names={"01": 40, "02": 50, "10": 60})
+    dm = VideoDataModule(str(tmp_path), name="x", image_size=fr.SIZE)
+    with caplog.at_level("INFO"):
+        dm.store("test")
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert dm.label_info["labels_order"] == "labels concatenated in numeric name order (01, 02, 10)"
+
+
+def test_intervals_matched_by_position_warn_where_the_text_order_differs(tmp_path, caplog):
+    labels = _unpadded_dataset(tmp_path, ["1", "2", "10"])
+    fr.write_interval_mat(tmp_path / "x.mat", [labels[n] for n in UNPADDED])
+    dm = VideoDataModule(str(tmp_path), name="x", image_size=fr.SIZE, label_source="intervals")
+    with caplog.at_level("INFO"):
+        dm.store("test")
+    assert dm.label_info["labels_order"] == "intervals matched to videos in numeric name order (1, 2, 10)"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "their text order (1, 10, 2) differs" in warnings[0]

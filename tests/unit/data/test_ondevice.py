@@ -1,4 +1,6 @@
 """On-device training data: index batches gathered on the device equal the DataLoader's clips exactly."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -86,5 +88,10 @@ def test_datamodule_falls_back_when_frames_do_not_fit(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_training_with_on_device_data_runs(tmp_path, tiny):
-    run_cli("lnta.train", "+experiment=synthetic_skip", *tiny, "data.on_device=true", "anomaly.p=0.5")
+    probe = tmp_path / "train_data.json"
+    result = run_cli("lnta.train", "+experiment=synthetic_skip", *tiny, "data.on_device=true", "anomaly.p=0.5",
+                     "+callbacks.probe._target_=tests.helpers.probes.TrainData", f"+callbacks.probe.path={probe}")
     assert (tmp_path / "run" / "metrics.json").is_file()
+    # the frames were on the device and clips gathered there: a fallback to host loading would show here
+    assert json.loads(probe.read_text()) == {"dataset": "TrainIndices", "device_frames": True}
+    assert "loading on the host" not in result.stdout + result.stderr

@@ -1,12 +1,19 @@
 """The synthetic generator's rules, exactly: runners are skip-frame walkers, carts walk, labels mark
 frames with an intruder pixel, the object count never exceeds the normal maximum, and the fingerprint."""
 import json
+import os
+import re
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from lnta.data import SyntheticDataModule
 from lnta.data import synthetic as syn
 from lnta.data.synthetic import SyntheticSpec, generate
+from lnta.errors import ConfigError, DataError
 
 
 class _Recording(syn._Scene):
@@ -27,6 +34,10 @@ def _video(kind, seed, n=160, size=64):
     scene = _Recording(size, rng)
     frames, labels, _ = syn._render_video(scene, n, kind, rng)
     return scene, frames, labels
+
+
+def _draw(scene, frame, obj):
+    return scene.draw(frame, np.zeros(frame.shape, np.uint8), obj)
 
 
 def test_draw_reports_whether_any_pixel_is_in_the_frame():
@@ -113,3 +124,83 @@ def test_generate_writes_the_layout_and_regenerates_on_a_new_fingerprint(tmp_pat
     assert not (root / "stale").exists() and json.loads((root / "synthetic.json").read_text()) == marker
     again = generate(tmp_path / "again", spec)
     assert np.array_equal(np.load(again / "frame_labels_synthetic.npy"), labels)   # deterministic from the seed
+
+
+# --- issue 23, items 1-2: lnta deletes only what it generated; a stored config cannot fill a disk ---
+
+TINY = SyntheticSpec(size=16, train_videos=1, test_videos=1, frames_per_video=20)
+
+
+def _listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_a_folder_holding_files_but_no_marker_is_refused_and_left_as_it_was(tmp_path):
+    root = tmp_path / "my_dataset"
+    (root / "training").mkdir(parents=True)
+    (root / "training" / "video.avi").write_bytes(b"the user's data")
+    with pytest.raises(DataError, match=r"data.root=.*my_dataset: holds files but no synthetic.json"):
+        generate(root, TINY)
+    assert (root / "training" / "video.avi").read_bytes() == b"the user's data"
+    assert _listing(tmp_path) == ["my_dataset", "my_dataset/training", "my_dataset/training/video.avi"]
+
+
+@pytest.mark.parametrize("marker", ["not json", "[1, 2]", '{"name": "someone else"}'])
+def test_a_marker_that_lnta_did_not_write_does_not_make_a_folder_deletable(tmp_path, marker):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "synthetic.json").write_text(marker)
+    (root / "keep").write_text("x")
+    with pytest.raises(DataError, match="holds files but no synthetic.json"):
+        generate(root, TINY)
+    assert (root / "keep").read_text() == "x"
+
+
+def test_a_file_as_root_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match="not a folder"):
+        generate(tmp_path / "file", TINY)
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_an_empty_folder_is_filled_and_nothing_is_left_beside_it(tmp_path):
+    (tmp_path / "empty").mkdir()
+    root = generate(tmp_path / "empty", TINY)
+    assert json.loads((root / "synthetic.json").read_text()) == syn.fingerprint(TINY)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]   # no temporary folder beside it
+
+
+def test_a_build_folder_of_a_killed_generator_is_removed_and_a_live_ones_kept(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    killed = tmp_path / f".synthetic.tmp-{host}-{int(dead.stdout)}"
+    running = tmp_path / f".synthetic.tmp-{host}-{os.getppid()}"    # our parent process is alive
+    for folder in (killed, running):
+        (folder / "training").mkdir(parents=True)
+    generate(tmp_path / "synthetic", TINY)
+    assert not killed.exists() and running.is_dir()
+
+
+BOUNDS = [
+    ({"train_videos": 1_000_000_000}, "data.train_videos=1000000000: expected an integer in [1, 10000]"),
+    ({"frames_per_video": 0}, "data.frames_per_video=0: expected an integer in [1, 100000]"),
+    ({"size": 5000}, "data.size=5000: expected an integer in [8, 4096]"),
+    ({"seed": -1}, "data.seed=-1: expected an integer in [0, 4294967295]"),
+    # each within its range, together 14 * 100000 frames of 64x64 = 5.7e9 pixels > 2**28
+    ({"train_videos": 8, "test_videos": 6, "frames_per_video": 100_000},
+     "the synthetic dataset would hold 1400000 frames of 64x64 pixels; expected at most 268435456 pixels"),
+]
+
+
+@pytest.mark.parametrize("values, message", BOUNDS)
+def test_sizes_out_of_range_are_refused_before_anything_is_written(tmp_path, values, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        SyntheticDataModule(root=str(tmp_path / "synthetic"), **values)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        generate(tmp_path / "synthetic", SyntheticSpec(**values))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_largest_dataset_in_use_is_within_the_bound():
+    # experiments/gpu_check: 16 + 6 videos of 160 frames at 256x256
+    syn.check_spec(SyntheticSpec(size=256, train_videos=16, test_videos=6, frames_per_video=160))

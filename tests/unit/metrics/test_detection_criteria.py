@@ -168,6 +168,7 @@ def test_train_and_eval_report_rbdc_and_tbdc_beside_the_pixel_auc(tmp_path, tiny
 
     from lnta.data.synthetic import SyntheticSpec, generate
     from tests.conftest import run_cli
+    from tests.helpers.by_hand import pair_auc, sampled_error_maps
 
     root = generate(tmp_path / "synthetic", SyntheticSpec(size=32, train_videos=2, test_videos=2, frames_per_video=40))
     labels = np.load(root / "frame_labels_synthetic.npy").ravel().astype(bool)
@@ -175,13 +176,23 @@ def test_train_and_eval_report_rbdc_and_tbdc_beside_the_pixel_auc(tmp_path, tiny
     masks[labels, 4:16, 20:32] = True
     path = tmp_path / "masks.npz"
     np.savez(path, **{"01": masks[:40], "02": masks[40:]})
-    run_cli("lnta.train", *tiny, f"evaluation.pixel_masks={path}", "evaluation.pixel_stride=2", "evaluation.region_quantile=0.95")
+    # precision=exact: fp32 on every machine kind, as the maps computed by hand below
+    run_cli("lnta.train", *tiny, f"evaluation.pixel_masks={path}", "evaluation.pixel_stride=2", "evaluation.region_quantile=0.95", "precision=exact")
     run_cli("lnta.eval", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", f"evaluation.pixel_masks={path}",
-            "evaluation.pixel_stride=2", f"hydra.run.dir={tmp_path / 'eval'}", "trainer.enable_progress_bar=false")
+            "evaluation.pixel_stride=2", "evaluation.region_quantile=0.95", f"hydra.run.dir={tmp_path / 'eval'}",
+            "trainer.enable_progress_bar=false", "precision=exact")
+    errors, sampled, videos, frames = sampled_error_maps(tmp_path / "run" / "checkpoints" / "last.ckpt",
+                                                         {"01": masks[:40], "02": masks[40:]}, (24, 36), 2)
+    expected, _ = criteria_from_error_maps(errors, sampled, videos, frames, 0.95)
+    assert 0 < expected.rbdc < 1 or 0 < expected.tbdc < 1   # a case that can tell right from wrong
     for run_dir in ("run", "eval"):
         metrics = json.loads((tmp_path / run_dir / "metrics.json").read_text())
-        assert 0.0 <= metrics["rbdc"] <= 1.0 and 0.0 <= metrics["tbdc"] <= 1.0, metrics
-        assert 0.0 <= metrics["pixel_auc"] <= 1.0 and "Ramachandra" in metrics["rbdc_rule"]
+        # the pipeline's gathering, mask alignment and threshold reproduce the criteria of the maps by hand
+        # (1e-3: another process's float rounding can move a pixel across the threshold)
+        assert metrics["rbdc"] == pytest.approx(expected.rbdc, abs=1e-3), metrics
+        assert metrics["tbdc"] == pytest.approx(expected.tbdc, abs=1e-3), metrics
+        assert metrics["pixel_auc"] == pytest.approx(pair_auc(errors.ravel(), sampled.ravel()), abs=1e-4)
+        assert "Ramachandra" in metrics["rbdc_rule"]
         assert metrics["gt_regions"] == int(labels.reshape(2, 40)[:, 8:33].sum())  # scored frames 8..32 of 40
         assert 1 <= metrics["gt_tracks"] <= metrics["gt_regions"]
     with pytest.raises(AssertionError, match="evaluation.region_quantile=1.5: expected a number in"):

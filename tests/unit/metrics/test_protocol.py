@@ -50,13 +50,19 @@ def test_roc_curve_area_matches_auc():
 
 
 def test_hand_made_protocol_case():
-    # two videos; anomalies have low PSNR; after min-max per video they rank above normals
-    psnr = np.array([30, 31, 15, 16, 29, 40, 41, 20])
-    labels = np.array([0, 0, 1, 1, 0, 0, 0, 1])
-    videos = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    # two videos of different brightness: video 0 reconstructs everything better, so its anomaly (35 dB)
+    # has a higher PSNR than video 1's normal frames (30, 31 dB). Only a per-video min-max ranks both
+    # anomalies first (micro AUC 1); one over all frames gives 6/8 = 0.75 (35 beats neither 30 nor 31),
+    # an uninverted one 0.
+    psnr = np.array([40, 41, 35, 30, 31, 25.0])
+    labels = np.array([0, 0, 1, 0, 0, 1])
+    videos = np.array([0, 0, 0, 1, 1, 1])
     scores = minmax_anomaly_scores(psnr, videos)
+    assert scores.tolist() == pytest.approx([1 / 6, 0, 1, 1 / 6, 0, 1])   # 1 - (P - min) / (max - min), per video
     m = frame_level_metrics(scores, labels, videos)
     assert m["auc_micro"] == 1.0 and m["auc_macro"] == 1.0 and m["auc_macro_videos"] == 2
+    global_minmax = minmax_anomaly_scores(psnr, np.zeros(6, int))
+    assert frame_level_metrics(global_minmax, labels, videos)["auc_micro"] == 0.75   # what the test tells apart
 
 
 def test_macro_skips_single_class_videos():

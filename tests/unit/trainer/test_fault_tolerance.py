@@ -79,6 +79,21 @@ def test_user_error_makes_hydra_and_omegaconf_errors_one_line():
     assert user_error(ValueError("a bug")) is None
 
 
+def test_an_unwritable_log_file_is_one_line(tmp_path):
+    """Issue 23, item 10: Hydra's logging config fails on ``<run dir>/<task>.log`` (a read-only run dir;
+    here the log path is a folder, which fails the same way for root too) as ``logging.config`` reports it:
+    ``ValueError("Unable to configure handler 'file'")`` from the handler's OSError."""
+    import logging
+
+    (tmp_path / "train.log").mkdir()
+    with pytest.raises(OSError) as opening:
+        logging.FileHandler(tmp_path / "train.log")
+    error = ValueError("Unable to configure handler 'file'")
+    error.__cause__ = opening.value
+    assert user_error(error) == (f"{tmp_path / 'train.log'}: cannot write the command's log file "
+                                 "(Is a directory); choose a writable hydra.run.dir")
+
+
 def test_epoch_shuffle_depends_only_on_seed_and_epoch_and_resumes_mid_epoch():
     a, b = EpochShuffle(20, seed=3), EpochShuffle(20, seed=3)
     first = list(a)
