@@ -69,6 +69,10 @@ class RunPlan(pl.Callback):
         log.info("plan: %s: %s%s%s batches per epoch, %s epochs, %d optimizer steps in all%s",
                  data, clips, f"batch {batch}, " if batch else "", trainer.num_training_batches,
                  trainer.max_epochs if trainer.max_epochs not in (None, -1) else "unbounded", steps, done)
+        model = getattr(pl_module, "model", pl_module)
+        anomalies = [f"{a.name} p={a.p:g}" for a in getattr(pl_module, "anomalies", ())]
+        log.info("plan: %s of %s parameters; pseudo anomalies: %s", type(model).__name__,
+                 f"{sum(p.numel() for p in model.parameters()):,}", ", ".join(anomalies) or "none (the plain AE)")
         self._start_step, self._start_time = None, None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:

@@ -3,6 +3,7 @@ command that works."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -52,6 +53,7 @@ def test_signal_saves_last_ckpt_and_the_printed_command_resumes(tmp_path, signum
     # SlowSteps is 0.3 s; the bound leaves room for a loaded CI machine and is no speed target)
     assert time.monotonic() - signalled < 60 and "calibration: normal PSNR" not in out, out[-3000:]
     assert "plan: synthetic: " in out and "12 optimizer steps in all" in out
+    assert re.search(r"plan: ConvAE3D of [\d,]+ parameters; pseudo anomalies: none \(the plain AE\)", out)  # what it is
     # the estimate counts what runs after training: 50 training clips to calibrate on, 2 x 25 test clips
     assert "for 50 calibration clips and 50 test clips" in out, out[-3000:]
     state = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
