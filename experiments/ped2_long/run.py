@@ -14,6 +14,7 @@ command. Each epoch's CPU kind, resolved precision and wall times go to ``RUN/la
     bash experiments/ped2_long/lanes.sh [RUNS]                 # (re)start the two lanes, frozen code
     python experiments/ped2_long/run.py lane "baseline 0" "skip 1" --out RUNS [--code DIR] [--eval-code DIR]
     python experiments/ped2_long/run.py collect --out RUNS     # small text into experiments/ped2_long/runs/
+    python experiments/ped2_long/run.py table                  # results.json, results.md, curves.png
 
 ``--code DIR`` / ``--eval-code DIR``: a frozen copy of lnta to train / test with (default: this checkout);
 ``--eval-code none`` trains only (the epochs are tested when a lane with an eval copy comes by).
@@ -26,7 +27,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -96,23 +96,36 @@ def run_lane_job(method: str, seed: int, out: Path, epochs: int, code: Path, eva
             print(time.strftime("%H:%M:%S"), method, seed, json.dumps(row), flush=True)
 
 
+#: Keys of a metrics.json that hold this machine's paths: left out of the recorded copy.
+MACHINE_PATHS = ("ckpt_path", "labels_file", "masks")
+
+
+def _portable(metrics: dict) -> dict:
+    """``metrics`` without this machine's paths (at any depth): what goes into git."""
+    if isinstance(metrics, dict):
+        return {k: _portable(v) for k, v in metrics.items() if k not in MACHINE_PATHS}
+    return metrics
+
+
 def collect(out: Path, dest: Path) -> None:
-    """Copy the small text of every run (per-epoch ``metrics.json`` without the bulky per-video lists kept
-    elsewhere, ``lane.jsonl``, the composed config) into ``dest``: what the README tables are made from."""
+    """Copy the small text of every run into ``dest``: each tested epoch's ``metrics.json`` (without this
+    machine's paths) and ``lane.jsonl`` (CPU kind, precision and wall time of each epoch): what the README
+    tables are made from."""
     for run in sorted(out.glob("*/seed*")):
         target = dest / run.parent.name / run.name
         for path in sorted(run.glob("epochs/epoch*/metrics.json")):
             (target / "epochs").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target / "epochs" / f"{path.parent.name}.json")
-        for name in ("lane.jsonl", ".hydra/config.yaml", ".hydra/overrides.yaml"):
-            if (run / name).is_file():
-                (target / Path(name).parent).mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(run / name, target / name.replace(".hydra/", ""))
+            metrics = _portable(json.loads(path.read_text()))
+            (target / "epochs" / f"{path.parent.name}.json").write_text(json.dumps(metrics, indent=1) + "\n")
+        if (run / "lane.jsonl").is_file():
+            rows = [json.loads(line) for line in (run / "lane.jsonl").read_text().splitlines() if line.strip()]
+            rows = [{k: v for k, v in r.items() if k not in ("train_code", "eval_code", "host")} for r in rows]
+            (target / "lane.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["lane", "collect"])
+    parser.add_argument("what", choices=["lane", "collect", "table"])
     parser.add_argument("specs", nargs="*", help='lane: "METHOD SEED" per run, in order')
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "ped2_long")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
@@ -128,8 +141,13 @@ def main() -> None:
             print(time.strftime("%H:%M:%S"), "start", spec, flush=True)
             run_lane_job(method, int(seed), a.out.resolve(), a.epochs, a.code.resolve(), eval_code, a.data)
             print(time.strftime("%H:%M:%S"), "done", spec, flush=True)
-    else:
+    elif a.what == "collect":
         collect(a.out, HERE / "runs")
+    else:
+        sys.path.insert(0, str(HERE))
+        from table import table  # the analysis needs scipy and matplotlib, the lanes do not
+
+        table(HERE / "runs", HERE)
 
 
 if __name__ == "__main__":
