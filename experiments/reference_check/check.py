@@ -307,18 +307,22 @@ class Sides:
         index = np.array([files.index(f) for f in loads])
         return torch.from_numpy(skip), torch.from_numpy(normal), index[:CLIP_LEN], index[CLIP_LEN:], draws
 
+    def skip_rule(self):
+        """The skip-pair rule the training data module applies to every item (the skip-frame type's own)."""
+        from lnta.data.sampling import SkipPairs
+        return next((r for r in self.datamodule.clip_rules if isinstance(r, SkipPairs)), SkipPairs(()))
+
     def lnta_skip_pair(self, name: str, start: int, s: int, redraws: list[int]):
-        """lnta's ``skip_clip_pair`` fed the same scripted randint (s as its index in ``data.skips``, then
-        the re-draws); returns (skip indices, target indices, s, draws)."""
-        from lnta.data.sampling import skip_clip_pair
-        skips = list(self.datamodule.skips or [])
+        """The data module's skip-pair rule fed the same scripted randint (s as its index in the skip set,
+        then the re-draws); returns (skip indices, target indices, s, draws)."""
+        rule = self.skip_rule()
+        skips = list(rule.skips)
         if s not in skips:
-            raise ScriptError(f"s={s} is not in lnta's data.skips {skips}")
+            raise ScriptError(f"s={s} is not in lnta's skip set {skips}")
         draws = ScriptedDraws(randint=[skips.index(s), *redraws])
         length = self.train_store.lengths[self.train_store.names.index(name)]
-        skip_idx, target_idx, s_lnta = skip_clip_pair(start, skips, self.datamodule.clip_len, length,
-                                                      lambda n: draws.draw("randint", n))
-        return skip_idx, target_idx, s_lnta, draws
+        item = rule(start, self.datamodule.clip_len, length, lambda n: draws.draw("randint", n))
+        return item["skip_index"], item["target_index"], item["skip"], draws
 
     def their_patch(self, clip: torch.Tensor, intruder_rgb: torch.Tensor, case: "PatchCase"):
         """Their SmoothMixS (CIFAR path) with every draw scripted; returns (patched, mask, mask calls, draws)."""
@@ -394,8 +398,8 @@ def lnta_settings(sides: Sides) -> dict:
 def compare_settings(sides: Sides) -> list[Row]:
     ours = lnta_settings(sides)
     differ = [k for k in AUTHORS if ours[k] != AUTHORS[k]]
-    if list(sides.datamodule.skips or []) != ours["skips"]:
-        differ.append("data.skips")
+    if list(sides.skip_rule().skips) != ours["skips"]:
+        differ.append("the data module's skip set")
     return [Row("0 settings: lnta's ped2_skip / ped2_patch configs vs the authors' run", len(differ), 0, "settings",
                 f"differ: {', '.join(f'{k} {ours.get(k)} vs {AUTHORS.get(k)}' for k in differ)}" if differ else
                 ", ".join(f"{k} {v}" for k, v in AUTHORS.items()))]
