@@ -46,6 +46,16 @@ def run_cli(module: str, *overrides: str, check: bool = True, env: dict | None =
     return result
 
 
+def one_error(result) -> str:
+    """The single ``error:`` line of a failed run (exit 2, no traceback)."""
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
 def tiny_overrides(tmp: Path, run_dir: Path | None = None) -> list[str]:
     """Overrides for a seconds-long run: tiny synthetic videos, a narrow AE, two steps, eager testing."""
     return [

@@ -3,19 +3,9 @@ checkpoint cannot delete or fill a folder, and an unwritable log file is one lin
 import pytest
 import torch
 
-from tests.conftest import run_cli, tiny_overrides
+from tests.conftest import one_error, run_cli, tiny_overrides
 
 pytestmark = pytest.mark.slow
-
-
-def one_error(result) -> str:
-    """The single ``error:`` line of a failed run (exit 2, no traceback)."""
-    output = result.stdout + result.stderr
-    assert result.returncode == 2, output[-3000:]
-    assert "Traceback" not in output, output[-3000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, errors
-    return errors[0]
 
 
 def _victim(folder):

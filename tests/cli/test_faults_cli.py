@@ -15,19 +15,9 @@ import pytest
 import torch
 
 from lnta.data.synthetic import SyntheticSpec, generate
-from tests.conftest import REPO, run_cli, tiny_overrides
+from tests.conftest import REPO, one_error, run_cli, tiny_overrides
 
 pytestmark = pytest.mark.slow
-
-
-def one_error(result) -> str:
-    """The single ``error:`` line of a failed run (exit 2, no traceback)."""
-    output = result.stdout + result.stderr
-    assert result.returncode == 2, output[-3000:]
-    assert "Traceback" not in output, output[-3000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, errors
-    return errors[0]
 
 
 @pytest.fixture(scope="module")

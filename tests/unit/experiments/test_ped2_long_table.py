@@ -1,7 +1,6 @@
 """The long Ped2 study's analysis (experiments/ped2_long/table.py): both protocols, Welch per epoch, the tables."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -9,13 +8,11 @@ import pytest
 from scipy import stats
 
 from tests.conftest import REPO
+from tests.helpers.scripts import load_script
 
 
 def _table():
-    spec = importlib.util.spec_from_file_location("ped2_long_table", REPO / "experiments" / "ped2_long" / "table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "experiments" / "ped2_long" / "table.py", "ped2_long_table")
 
 
 def _write(runs, method, seed, aucs, gaps):

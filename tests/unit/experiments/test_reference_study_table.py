@@ -1,7 +1,6 @@
 """The fidelity study's table (experiments/reference_cpu64/run.py): groups, Welch's test and its interval."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -9,13 +8,11 @@ import pytest
 from scipy import stats
 
 from tests.conftest import REPO
+from tests.helpers.scripts import load_script
 
 
 def _runner():
-    spec = importlib.util.spec_from_file_location("reference_study", REPO / "experiments" / "reference_cpu64" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "experiments" / "reference_cpu64" / "run.py", "reference_study")
 
 
 def _write(out, side, method, seed, aucs):
