@@ -25,8 +25,18 @@ def _speed(cfg: DictConfig, checkpoint: dict):
                              inference_compile_of(cfg.get("inference_compile"), trained), trained["data"]["image_size"])
 
 
-def _datamodule(cfg: DictConfig, trained: dict, eval_batch_scale: int):
+def _datamodule(cfg: DictConfig, trained: dict, eval_batch_scale: int, output_dir: Path):
+    """The test data: ``cfg.data`` if given, else the checkpoint's. A checkpoint's synthetic data are generated
+    into this command's output folder unless its stored root holds them already: a stored config never makes
+    lnta create or fill a folder of its choosing."""
+    from lnta.data.synthetic import MARKER
+
     data_cfg = cfg.get("data") or OmegaConf.create(trained["data"])
+    if cfg.get("data") is None and str(data_cfg.get("_target_", "")).endswith("SyntheticDataModule") \
+            and not (Path(str(data_cfg.root)) / MARKER).is_file():
+        log.info("the checkpoint's synthetic data are not at %s; generating them into %s", data_cfg.root,
+                 output_dir / "synthetic")
+        data_cfg.root = str(output_dir / "synthetic")
     if data_cfg.get("image_size") != trained["data"]["image_size"]:
         raise ConfigError(f"data.image_size={data_cfg.get('image_size')}: the checkpoint was trained at "
                           f"{trained['data']['image_size']}")
@@ -81,7 +91,7 @@ def evaluate(cfg: DictConfig) -> dict | list[dict]:
     path, output_dir = Path(cfg.ckpt_path).expanduser(), Path(cfg.paths.output_dir)
     if not path.is_dir():
         checkpoint = load_checkpoint(path)
-        datamodule = _datamodule(cfg, checkpoint[CONFIG_KEY], _speed(cfg, checkpoint).eval_batch_scale)
+        datamodule = _datamodule(cfg, checkpoint[CONFIG_KEY], _speed(cfg, checkpoint).eval_batch_scale, output_dir)
         metrics = _test(cfg, checkpoint, path, datamodule, output_dir)
         log.info("AUC micro %.4f  macro %.4f", metrics["auc_micro"], metrics["auc_macro"])
         return metrics
@@ -90,7 +100,8 @@ def evaluate(cfg: DictConfig) -> dict | list[dict]:
     datamodule, rows = None, []
     for file in files:
         checkpoint = load_checkpoint(file)
-        datamodule = datamodule or _datamodule(cfg, checkpoint[CONFIG_KEY], _speed(cfg, checkpoint).eval_batch_scale)
+        datamodule = datamodule or _datamodule(cfg, checkpoint[CONFIG_KEY], _speed(cfg, checkpoint).eval_batch_scale,
+                                               output_dir)
         rows.append(_test(cfg, checkpoint, file, datamodule, output_dir / file.stem))
         log.info("%s: AUC micro %.4f", file.name, rows[-1]["auc_micro"])
     write_epoch_table(run_dir, rows)

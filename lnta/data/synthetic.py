@@ -63,7 +63,7 @@ from lnta.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-_MARKER = "synthetic.json"
+MARKER = "synthetic.json"   # written last into a folder lnta generated: only such a folder is ever replaced
 #: Version of the generator's rules; part of the fingerprint in ``synthetic.json``. 1: the first
 #: version (vehicles and fast walkers added on top of the walkers); 2: carts and runners (this module);
 #: 3: version 2's frames and labels plus the exact pixel and region masks of the test videos.
@@ -220,10 +220,10 @@ def check_spec(spec: SyntheticSpec) -> None:
 
 
 def _marker_of(root: Path) -> dict | None:
-    """The fingerprint in ``root``'s :data:`_MARKER` if lnta generated ``root`` (a JSON object with
+    """The fingerprint in ``root``'s :data:`MARKER` if lnta generated ``root`` (a JSON object with
     a ``generator`` key, or version 1's spec without it), else None."""
     try:
-        found = json.loads((root / _MARKER).read_text())
+        found = json.loads((root / MARKER).read_text())
     except (OSError, ValueError):
         return None
     return found if isinstance(found, dict) and "seed" in found and "size" in found else None
@@ -235,7 +235,7 @@ def _check_replaceable(root: Path) -> None:
     if root.is_symlink() or root.exists() and not root.is_dir():
         raise DataError(f"data.root={root}: not a folder; the synthetic data needs a new or empty folder")
     if root.is_dir() and _marker_of(root) is None and any(root.iterdir()):
-        raise DataError(f"data.root={root}: holds files but no {_MARKER}, so it is not a synthetic dataset lnta "
+        raise DataError(f"data.root={root}: holds files but no {MARKER}, so it is not a synthetic dataset lnta "
                         "generated; nothing was changed. For your own data choose its group (data=ped2, ...); "
                         "for the synthetic data a new or empty data.root")
 
@@ -290,7 +290,7 @@ def _write_dataset(tmp: Path, spec: SyntheticSpec) -> None:
     np.save(tmp / "frame_labels_synthetic.npy", np.concatenate(all_labels)[None])
     np.savez_compressed(tmp / PIXEL_MASK_FILE, **{name: r == INTRUDER for name, r in regions.items()})
     np.savez_compressed(tmp / REGION_FILE, **regions)
-    (tmp / _MARKER).write_text(json.dumps(fingerprint(spec)))
+    (tmp / MARKER).write_text(json.dumps(fingerprint(spec)))
 
 
 class SyntheticDataModule(VideoDataModule):

@@ -43,13 +43,19 @@ def _crafted(trained, tmp_path, **data) -> str:
     return str(path)
 
 
-def test_a_checkpoint_naming_a_users_folder_cannot_delete_it(tmp_path, trained):
-    """Item 2: SyntheticDataModule is on the checkpoint allow-list; its stored data.root was deleted."""
+def test_a_checkpoint_naming_a_users_folder_cannot_touch_it(tmp_path, trained):
+    """Item 2: SyntheticDataModule is on the checkpoint allow-list; its stored data.root was deleted. A stored
+    root that does not hold lnta's generated data is never written: the data are generated into the eval's own
+    output folder, and the folder the checkpoint names stays as it was."""
     victim = _victim(tmp_path / "victim")
     ckpt = _crafted(trained, tmp_path, root=str(victim))
-    line = one_error(run_cli("lnta.eval", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'eval'}", check=False))
-    assert f"data.root={victim}: holds files but no synthetic.json" in line
-    assert _intact(victim)
+    result = run_cli("lnta.eval", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'eval'}")
+    assert f"generating them into {tmp_path / 'eval' / 'synthetic'}" in result.stdout + result.stderr
+    assert _intact(victim) and sorted(p.name for p in victim.iterdir()) == ["videos"]
+    assert (tmp_path / "eval" / "synthetic" / "synthetic.json").is_file() and (tmp_path / "eval" / "metrics.json").is_file()
+    nowhere = tmp_path / "nowhere" / "synthetic"  # a path that does not exist yet is not created either
+    run_cli("lnta.eval", f"ckpt_path={_crafted(trained, tmp_path, root=str(nowhere))}", f"hydra.run.dir={tmp_path / 'e2'}")
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_a_checkpoint_cannot_fill_a_disk(tmp_path, trained):
