@@ -388,9 +388,11 @@ CRAFTED = {  # name: (change to the loaded checkpoint, what the error line must 
 }
 
 
-@pytest.mark.parametrize("case", list(CRAFTED))
-@pytest.mark.parametrize("command", ["lnta.eval", "lnta.score"])
+@pytest.mark.parametrize("command, case", [*(("lnta.eval", case) for case in CRAFTED),
+                                           ("lnta.score", "negative std"), ("lnta.score", "huge image")])
 def test_crafted_checkpoint_values_are_one_line_naming_the_checkpoint(tmp_path, trained, case, command):
+    """Every command loads a checkpoint through the same checks (lnta.trainer.checkpoint.load_checkpoint):
+    each case through lnta.eval, two through lnta.score."""
     change, expected = CRAFTED[case]
     checkpoint = torch.load(trained / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert checkpoint.get("lnta_calibration"), "the tiny run stores calibration statistics"
