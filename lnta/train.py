@@ -33,7 +33,7 @@ def calibrate_after_fit(trainer, module, datamodule, settings, speed) -> dict:
 
     module.eval()
     with autocast(speed, module.device):
-        stats = calibrate(module.test_forward or module.model, datamodule.store("train"), datamodule.clip_len,
+        stats = calibrate(module.reconstructor, datamodule.store("train"), datamodule.clip_len,
                           datamodule.center, settings.max_clips, settings.batch_size, module.device, settings.seed)
     stats["source"] += f" at step {trainer.global_step}"
     log.info("calibration: normal PSNR %.2f +- %.2f dB over %d clips", stats["mean"], stats["std"], stats["n"])

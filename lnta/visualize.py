@@ -24,7 +24,8 @@ def visualize(cfg: DictConfig):
     pl.seed_everything(cfg.seed)
     if "intruder" not in cfg.anomaly:
         raise ConfigError("anomaly: lnta.visualize needs a patch config (anomaly=patch) for its intruder settings")
-    datamodule = hydra.utils.instantiate(cfg.data, _convert_="object")
+    skip = SkipFrame(1.0, cfg.skips, name="skip-frame") if cfg.skips else None
+    datamodule = hydra.utils.instantiate(cfg.data, clip_rules=[skip.clip_rule()] if skip else [], _convert_="object")
     datamodule.setup("fit")
     batch = next(iter(datamodule.train_dataloader()))
     if not 0 <= cfg.sample < len(batch["clip"]):
@@ -33,8 +34,8 @@ def visualize(cfg: DictConfig):
     bank = first.augment.intruders
     kinds = [PatchAnomaly(1.0, t, cfg.anomaly.alpha, cfg.anomaly.beta, intruder=bank, name=t)
              for t in cfg.techniques]
-    if cfg.skips:
-        kinds.append(SkipFrame(1.0, cfg.skips, name="skip-frame"))
+    if skip:
+        kinds.append(skip)
     temporal = {"reverse": ReverseClip, "repeat": lambda p: RepeatFrames(p, cfg.repeats), "shuffle": ShuffleClip}
     for name in cfg.temporal or []:
         if name not in temporal:

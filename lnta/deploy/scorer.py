@@ -51,7 +51,7 @@ class VideoScorer:
                                    image_size=trained["image_size"])
         self.image_size, self.clip_len, self.center = trained["image_size"], trained["clip_len"], scored_frame(trained)
         module = module_from_checkpoint(checkpoint, self.center, speed=self.speed).eval().to(self.device)
-        self.model, self.forward = module.model, module.test_forward
+        self.model, self.forward = module.model, module.reconstructor
         self.stats = checkpoint.get(CALIBRATION_KEY)
         self.threshold = None
         if self.stats:

@@ -37,8 +37,8 @@ class LNTAModule(pl.LightningModule):
     Built by :func:`lnta.trainer.build.build_module`. ``optimizer``: a factory ``params ->
     torch.optim.Optimizer`` (the ``optimizer`` config with ``_partial_: true``); required to train.
     ``config``: the run's resolved config as plain containers, stored in every checkpoint. ``test_forward``:
-    the callable ``test_step`` reconstructs with (:func:`lnta.trainer.compiled.inference_forward`); None
-    (the default) uses ``model``.
+    the callable ``test_step`` reconstructs with (a :class:`~lnta.trainer.compiled.FrozenForward` of ``model``
+    from :func:`lnta.trainer.compiled.inference_forward`), never a module; None (the default) uses ``model``.
     """
 
     def __init__(self, model: nn.Module, anomalies: Sequence[PseudoAnomaly] = (),
@@ -51,7 +51,15 @@ class LNTAModule(pl.LightningModule):
         self.center = center
         self.error_maps = bool(error_maps)
         self.config = config
+        if isinstance(test_forward, nn.Module):  # registered as a submodule, its weights would be saved twice
+            raise TypeError("test_forward: expected a wrapper of model such as FrozenForward, or None for the "
+                            f"model itself; got the module {type(test_forward).__name__}")
         self.test_forward = test_forward
+
+    @property
+    def reconstructor(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """What tests and scores reconstruct with: ``test_forward``, else ``model``."""
+        return self.test_forward or self.model
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self.model(clips)
@@ -100,7 +108,7 @@ class LNTAModule(pl.LightningModule):
         return loss
 
     def test_step(self, batch: dict, batch_idx: int) -> dict:
-        out = score_clips(self.test_forward or self.model, to_unit(batch["clip"]), self.center, self.error_maps)
+        out = score_clips(self.reconstructor, to_unit(batch["clip"]), self.center, self.error_maps)
         out.update(video=batch["video"], frame=batch["frame"])
         if "label" in batch:
             out["label"] = batch["label"]

@@ -39,9 +39,9 @@ def build_module(config: dict, center: int, *, speed: Speed | None = None, anoma
     if speed is not None:
         apply_speed(speed, model)
     optimizer = hydra.utils.instantiate(config["optimizer"]) if train else None
-    forward = inference_forward(speed, model) if speed is not None else None
+    forward = inference_forward(speed, model) if speed is not None else model
     return LNTAModule(model, anomalies if train else (), optimizer=optimizer, center=center, error_maps=error_maps,
-                      config=config, test_forward=forward)
+                      config=config, test_forward=None if forward is model else forward)
 
 
 def module_from_checkpoint(checkpoint: dict, center: int | None = None, *, speed: Speed | None = None,

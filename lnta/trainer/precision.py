@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -103,7 +105,7 @@ def _inference_compile(setting: str | bool, speed: Speed, device: torch.device |
     if speed.precision == "exact":  # exact keeps the reference's eager numerics, whatever is inherited
         return False
     if setting == "auto":  # only where it was measured faster (docs/performance.md), and pays for its compile
-        sizes = image_size if isinstance(image_size, (list, tuple)) else [image_size]
+        sizes = list(image_size) if isinstance(image_size, Sequence) and not isinstance(image_size, str) else [image_size]
         large = all(s is None or s >= AUTO_COMPILE_MIN_SIZE for s in sizes)
         return torch.device(device).type == "cpu" and fast_bf16(device) and large
     return setting

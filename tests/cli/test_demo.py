@@ -14,13 +14,17 @@ def test_demo_prints_per_seed_aucs_and_mean_std_per_method(tmp_path):
     overrides = [o for o in tiny_overrides(tmp_path) if not o.startswith("hydra.run.dir")]
     result = run_cli("lnta.demo", "--seeds", "2", "--jobs", "2", "--out", str(tmp_path / "demo"), *overrides)
     out = result.stdout
-    [header] = [line for line in out.splitlines() if line.startswith("| method |")]
+    lines = out.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("| method |")]
+    assert len(starts) == 2, out  # the AUC table, then the mechanism table
+    auc_table, mech_table = lines[starts[0]:starts[1]], lines[starts[1]:]
+    header = auc_table[0]
     assert header == ("| method | seed 0 | seed 1 | AUC micro, mean ± std | vs baseline | Welch p | "
                       "AUC macro, mean ± std | minutes per run |")
     [demo] = list((tmp_path / "demo").iterdir())            # one <time> folder per demo
     number = r"(\d\.\d{4})"
     for method in ("baseline", "patch", "skip"):
-        [row] = [line for line in out.splitlines() if line.startswith(f"| {method} |")]
+        [row] = [line for line in auc_table if line.startswith(f"| {method} |")]
         match = re.fullmatch(rf"\| {method} \| {number} \| {number} \| {number} ± {number} \| (—|[+-]\d\.\d{{4}}) "
                              rf"\| (—|\d\.\d{{3}}|nan) \| {number} ± {number} \| \d+\.\d \|", row)
         assert match, row
@@ -32,8 +36,7 @@ def test_demo_prints_per_seed_aucs_and_mean_std_per_method(tmp_path):
             base = aucs
         else:
             assert float(match[6]) == pytest.approx(stats.ttest_ind(aucs, base, equal_var=False).pvalue, abs=5e-4)
-        [mech] = [line for line in out.splitlines()[out.splitlines().index(header) + 5:]
-                  if line.startswith(f"| {method} |")]
+        [mech] = [line for line in mech_table if line.startswith(f"| {method} |")]
         psnr = [json.loads((demo / method / f"seed{s}" / "metrics.json").read_text())["mechanism"]["anomaly_psnr"]
                 for s in (0, 1)]
         assert mech.split(" | ")[1] == f"{np.mean(psnr):.2f} ± {np.std(psnr, ddof=1):.2f}"

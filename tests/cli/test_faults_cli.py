@@ -240,9 +240,10 @@ def test_failed_invocation_keeps_the_older_hydra_config(tmp_path, trained):
     result = run_cli("lnta.train", *tiny_overrides(trained, run), "anomaly=patch", "anomaly.p=1.5", check=False)
     assert "anomaly.p=1.5" in one_error(result)
     assert {p.name: p.read_bytes() for p in (run / ".hydra").iterdir()} == before
-    # a successful invocation replaces it (here: re-testing the finished run with a new seed)
-    run_cli("lnta.train", *tiny_overrides(trained, run), "seed=3")
-    assert "seed: 3" in (run / ".hydra" / "config.yaml").read_text()
+    # a successful invocation replaces it (here: re-testing the finished run with another test batch size;
+    # a changed training setting such as the seed is refused, test_resume_refuses_changed_training_settings)
+    run_cli("lnta.train", *tiny_overrides(trained, run), "data.eval_batch_size=3")
+    assert "eval_batch_size: 3" in (run / ".hydra" / "config.yaml").read_text()
 
 
 # --- 11: a full disk while a checkpoint is written ------------------------------------------------

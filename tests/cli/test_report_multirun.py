@@ -31,7 +31,7 @@ def test_multirun_eval_and_report(tmp_path):
     table = result.stdout.split(f"2 jobs in {sweep}:\n")[1].splitlines()  # the table at the multirun's end
     assert table[0].split() == ["AUC", "micro", "AUC", "macro", "pixel", "AUC", "run"]
     for line, m, name in zip(table[1:3], metrics, ("seed-0", "seed-1")):
-        assert line.split() == [f"{m['auc_micro']:.4f}", f"{m['auc_macro']:.4f}", "-", name]
+        assert line.split() == [f"{m[k]:.4f}" for k in ("auc_micro", "auc_macro", "pixel_auc")] + [name]
 
     # every epoch of job 0: epochs.csv, its last epoch reproduces the run's own test
     run_cli("lnta.eval", f"ckpt_path={runs[0] / 'checkpoints'}", f"hydra.run.dir={tmp_path / 'eval'}",

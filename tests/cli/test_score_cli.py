@@ -80,7 +80,7 @@ def _background_checkpoint(path, level: int, normal: np.ndarray):
     model.eval()
     store = FrameStore(["n"], [len(normal)], normal)
     config = {"model": {"_target_": "lnta.models.ConvAE3D", "in_channels": 1, "width": 0.125},
-              "data": {"image_size": 32, "clip_len": 16}}
+              "data": {"_target_": "lnta.data.VideoDataModule", "image_size": 32, "clip_len": 16}}
     torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}, CONFIG_KEY: config,
                 CALIBRATION_KEY: calibrate(model, store, 16, 8, max_clips=1000)}, path)
 

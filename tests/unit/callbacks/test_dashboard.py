@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from omegaconf import OmegaConf
 
 from lnta.callbacks.dashboard import flat_hparams
 from lnta.loggers.wandb import run_identity
@@ -42,4 +43,5 @@ def test_offline_wandb_run_holds_media_and_tables(tmp_path, tiny):
     assert data["columns"] == ["video", "frame", "psnr", "score", "label"] and len(data["data"]) == 2 * 25
     [record] = list(offline.glob("run-*.wandb"))  # the run's records: config, name, group, tags
     raw = record.read_bytes()
-    assert b"anomaly.p" in raw and b"anomaly.beta" in raw and b"synthetic_patch_p0.2_alpha0.5_beta2" in raw
+    beta = OmegaConf.load(run / ".hydra" / "config.yaml").anomaly.beta  # the experiment's, named in the run name
+    assert b"anomaly.p" in raw and b"anomaly.beta" in raw and f"synthetic_patch_p0.2_alpha0.5_beta{beta}".encode() in raw
