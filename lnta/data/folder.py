@@ -134,6 +134,9 @@ class FolderDataModule(VideoDataModule):
         self._held_out: list[tuple[str, Path]] = []
         if self.test is True and self.test_root is None:
             raise ConfigError("data.test=true but data.test_root is not set: name the folder of test videos")
+        if self.test_root is not None and self.test_root.resolve() == self.root.resolve():
+            raise ConfigError(f"data.test_root={self.test_root} is data.root: the test videos would be the training "
+                              "videos; put them in a folder of their own")
 
     def check_root(self) -> None:
         if not self.root.is_dir():

@@ -142,6 +142,8 @@ def test_test_and_label_errors_are_one_line(tmp_path):
         _module(tmp_path / "videos").videos("test")
     with pytest.raises(ConfigError, match=r"^data.test=true but data.test_root is not set"):
         _module(tmp_path / "videos", test=True)
+    with pytest.raises(ConfigError, match=r"^data.test_root=\S+/videos is data.root: the test videos would be"):
+        _module(tmp_path / "videos", test_root=str(tmp_path / "videos" / "." ))
     with pytest.raises(ConfigError, match=r"^data.holdout=2.5: expected"):
         _module(tmp_path / "videos", holdout=2.5)
     with pytest.raises(DataError, match=r"^data.root=\S+/videos: data.holdout=2 holds out 2 of its 2 training"):
