@@ -74,15 +74,16 @@ def find_videos(folder: Path, key: str = "data.root", exclude: tuple[Path, ...] 
                             "rename one")
         videos[name] = path
     if not videos:
-        raise DataError(f"{key}={folder}: no videos found among its {len(entries)} entries ({_shown([p.name for p in entries])}); "
-                        f"expected {EXPECTED}")
+        raise DataError(f"{key}={folder}: no videos found among its {len(entries)} entries "
+                        f"({_shown([p.name for p in entries])}); expected {EXPECTED}")
     if skipped:
         log.warning("%s=%s: %d entries are not videos and are skipped: %s", key, folder, len(skipped), _shown(skipped))
     return list(videos.items())
 
 
 def check_holdout(holdout) -> None:
-    """``data.holdout``: 0 (none), a whole number of videos (>= 1), or a fraction in (0, 1); else :class:`ConfigError`."""
+    """``data.holdout``: 0 (none), a whole number of videos (>= 1), or a fraction in (0, 1); else
+    :class:`ConfigError`."""
     fraction = isinstance(holdout, float) and 0 < holdout < 1
     count = isinstance(holdout, int) and not isinstance(holdout, bool) and holdout >= 0
     if not (fraction or count):

@@ -39,7 +39,8 @@ def test_find_videos_errors_are_one_line_naming_the_folder(tmp_path):
         find_videos(tmp_path / "empty")
     _touch(tmp_path / "docs" / "a.pdf")
     (tmp_path / "docs" / "sub").mkdir()
-    with pytest.raises(DataError, match=r"^data.test_root=\S+/docs: no videos found among its 2 entries \(a.pdf, sub\)"):
+    with pytest.raises(DataError, match=r"^data.test_root=\S+/docs: no videos found among its 2 entries "
+                                        r"\(a.pdf, sub\)"):
         find_videos(tmp_path / "docs", "data.test_root")
     _touch(tmp_path / "dup" / "a.mp4"), _touch(tmp_path / "dup" / "a.avi")
     with pytest.raises(DataError, match=r"two videos named a \(a.avi and a.mp4\); rename one"):
