@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lnta.data.datamodule import CalibrationClips, VideoDataModule
 from lnta.data.io.frames import FRAME_SUFFIXES, frame_sort_key, list_frames
-from lnta.data.io.video import VIDEO_SUFFIXES
+from lnta.data.io.video import VIDEO_SUFFIXES, probe_video
 from lnta.data.labels.layouts import Layout, label_file_source
 from lnta.errors import ConfigError, DataError
 from lnta.io import is_macos_metadata
@@ -79,6 +79,24 @@ def find_videos(folder: Path, key: str = "data.root", exclude: tuple[Path, ...] 
     if skipped:
         log.warning("%s=%s: %d entries are not videos and are skipped: %s", key, folder, len(skipped), _shown(skipped))
     return list(videos.items())
+
+
+def frame_rates(videos: list[tuple[str, Path]], key: str = "data.root") -> dict[str, list[str]]:
+    """The videos by frame rate (``"25 fps"``, rounded to 0.01; frame folders and files without a rate in their
+    header are not counted), with one warning when there are several: no rate is converted, and a clip is
+    ``clip_len`` consecutive frames, so its motion would differ between them (skip-frame's speeds too)."""
+    by_rate: dict[str, list[str]] = {}
+    for name, path in videos:
+        if path.is_file():
+            rate = probe_video(path)[1]
+            if rate:
+                by_rate.setdefault(f"{round(rate, 2):g} fps", []).append(name)
+    if len(by_rate) > 1:
+        log.warning("%s: the videos have %d frame rates (%s); lnta does not convert them and a clip is consecutive "
+                    "frames, so its motion differs between them: convert them to one rate (ffmpeg -i IN -r RATE OUT) "
+                    "and score footage of that rate", key, len(by_rate),
+                    "; ".join(f"{rate}: {_shown(names)}" for rate, names in by_rate.items()))
+    return by_rate
 
 
 def check_holdout(holdout) -> None:
@@ -149,6 +167,7 @@ class FolderDataModule(VideoDataModule):
             self.check_root()
             cache_root = Path(self.cache_dir).expanduser() if self.cache_dir else self.root / "lnta_cache"
             videos = find_videos(self.root, "data.root", exclude=tuple(p for p in (cache_root, self.test_root) if p))
+            rates = frame_rates(videos, f"data.root={self.root}")
             held = set(holdout_positions(holdout_count(self.holdout, len(videos), f"data.root={self.root}"),
                                          len(videos)))
             train = [v for i, v in enumerate(videos) if i not in held]
@@ -161,7 +180,8 @@ class FolderDataModule(VideoDataModule):
                 except DataError:
                     labels = {}
             held_names = [n for n, _ in self._held_out]
-            log.info("%s: %d training videos under %s, %s", self.name, len(train), self.root,
+            log.info("%s: %d training videos under %s%s, %s", self.name, len(train), self.root,
+                     f" at {next(iter(rates))}" if len(rates) == 1 else "",
                      f"{len(held_names)} held out for the calibration after fit (data.holdout={self.holdout}): "
                      f"{_shown(held_names)}" if held_names else "none held out (data.holdout=0: the calibration "
                      "after fit uses training clips)")

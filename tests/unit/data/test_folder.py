@@ -4,7 +4,8 @@ import logging
 import numpy as np
 import pytest
 
-from lnta.data.folder import FolderDataModule, check_holdout, find_videos, holdout_count, holdout_positions
+from lnta.data.folder import (FolderDataModule, check_holdout, find_videos, frame_rates, holdout_count,
+                              holdout_positions)
 from lnta.errors import ConfigError, DataError
 from tests.helpers import fake_releases as fr
 
@@ -160,3 +161,17 @@ def test_an_unreadable_video_file_is_named(tmp_path):
     with pytest.raises(DataError, match=r"cam9.mp4: unreadable or corrupt video") as error:
         module.store("train")
     assert "\n" not in str(error.value)
+
+
+def test_frame_rates_are_read_from_the_headers_and_a_mix_is_warned(tmp_path, caplog):
+    fr.write_mp4(tmp_path / "cam1.mp4", fr.video_frames(4, 1, (16, 16)), fps=25)
+    fr.write_mp4(tmp_path / "cam2.mp4", fr.video_frames(4, 2, (16, 16)), fps=10)
+    fr.write_mp4(tmp_path / "cam3.mp4", fr.video_frames(4, 3, (16, 16)), fps=25)
+    fr.own_footage(tmp_path, [4], size=(16, 16), kind="frames", first=4)  # a frame folder has no rate
+    videos = find_videos(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="lnta.data.folder"):
+        assert frame_rates(videos[:1] + videos[2:]) == {"25 fps": ["cam1", "cam3"]}
+        assert not caplog.records
+        assert frame_rates(videos) == {"25 fps": ["cam1", "cam3"], "10 fps": ["cam2"]}
+    assert len(caplog.records) == 1
+    assert "data.root: the videos have 2 frame rates (25 fps: cam1, cam3; 10 fps: cam2)" in caplog.records[0].getMessage()
