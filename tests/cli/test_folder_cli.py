@@ -63,7 +63,7 @@ def test_readme_train_calibrate_score_on_own_mp4_videos(tmp_path):
 
     # 1. train: cam3 (the middle of five) held out, calibrated on its 40 - 16 + 1 = 25 clips, no test
     train = logs[0]
-    assert "4 training videos under" in train
+    assert f"4 training videos under {tmp_path / 'normal'} at 25 fps" in train  # the rate in the files' headers
     assert "1 held out for the calibration after fit (data.holdout=0.2): cam3" in train
     assert "over 25 clips of 1 held-out video(s) (cam3)" in train
     assert "folder has no test split: the test after fit is skipped (no AUC)" in train
