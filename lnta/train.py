@@ -25,18 +25,23 @@ def build_datamodule(cfg: DictConfig, speed, anomalies=()):
 
 def calibrate_after_fit(trainer, module, datamodule, settings, speed) -> dict:
     """The normal-PSNR statistics of the trained weights (:func:`lnta.metrics.calibration.calibrate`), once,
-    with the test step's own forward and autocast, written into the checkpoints that hold these weights
-    (``last.ckpt`` and, at an epoch end, that epoch's file)."""
+    with the test step's own forward and autocast, on the normal clips the data module offers
+    (:meth:`~lnta.data.datamodule.VideoDataModule.calibration_clips`: the training clips, or with
+    ``data=folder`` and ``data.holdout`` the held-out videos' clips), written into the checkpoints that hold
+    these weights (``last.ckpt`` and, at an epoch end, that epoch's file)."""
     from lnta.metrics.calibration import calibrate
     from lnta.trainer.checkpoint import store_calibration
     from lnta.trainer.precision import autocast
 
+    clips = datamodule.calibration_clips()
     module.eval()
     with autocast(speed, module.device):
-        stats = calibrate(module.reconstructor, datamodule.store("train"), datamodule.clip_len,
-                          datamodule.center, settings.max_clips, settings.batch_size, module.device, settings.seed)
+        stats = calibrate(module.reconstructor, clips.store, datamodule.clip_len, datamodule.center,
+                          settings.max_clips, settings.batch_size, module.device, settings.seed,
+                          what=clips.what, held_out=clips.held_out)
     stats["source"] += f" at step {trainer.global_step}"
-    log.info("calibration: normal PSNR %.2f +- %.2f dB over %d clips", stats["mean"], stats["std"], stats["n"])
+    log.info("calibration: normal PSNR %.2f +- %.2f dB over %d %s", stats["mean"], stats["std"], stats["n"],
+             clips.what)
     if trainer.is_global_zero:
         paths = [p for cb in trainer.checkpoint_callbacks for p in (cb.last_model_path, cb.best_model_path) if p]
         store_calibration(paths, stats, trainer.global_step)
@@ -88,7 +93,12 @@ def train(cfg: DictConfig) -> dict | None:
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         calibration = cfg.evaluation.get("calibration")
         calibration = calibrate_after_fit(trainer, module, datamodule, calibration, speed) if calibration else None
-        if cfg.test_after_fit:
+        if cfg.test_after_fit and not datamodule.reads_test():
+            log.info("%s has no test split: the test after fit is skipped (no AUC); score new footage with "
+                     "python -m lnta.score ckpt_path=%s input=VIDEO", datamodule.name,
+                     next((cb.last_model_path for cb in trainer.checkpoint_callbacks if cb.last_model_path),
+                          "RUN/checkpoints/last.ckpt"))
+        elif cfg.test_after_fit:
             epoch = trainer.current_epoch - 1  # the last completed epoch, from 0 (README "Training and evaluation")
             trainer.test(module, datamodule=datamodule, verbose=False)
             split = datamodule.test_split()

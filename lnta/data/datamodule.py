@@ -46,6 +46,17 @@ class TestSplit:
         return sum(len(scored_frames(n, self.clip_len, self.center)) for n in self.lengths)
 
 
+@dataclass(frozen=True)
+class CalibrationClips:
+    """The normal frames the calibration statistics are computed on after fit, as one value
+    (:meth:`VideoDataModule.calibration_clips`): their ``store``, what they are (``what``, for the log and
+    the statistics' ``source``) and whether they were ``held_out`` from training."""
+
+    store: FrameStore
+    what: str
+    held_out: bool = False
+
+
 class VideoDataModule(pl.LightningDataModule):
     """A video anomaly dataset in any layout :func:`~lnta.data.labels.layouts.find_layout` knows (the
     frames layout, the UCSD, Avenue and ShanghaiTech releases): uint8 clip batches for training and test.
@@ -197,12 +208,21 @@ class VideoDataModule(pl.LightningDataModule):
                 check_frame_sizes(path)
         self.check_counts("test", [n for n, _ in videos], [len(open_video(p, self.backend)) for _, p in videos])
 
+    def cached_splits(self) -> list[str]:
+        """The splits :meth:`prepare_cache` decodes: ``train``, and ``test`` when it is read (``test``)."""
+        return ["train", "test"] if self.reads_test() else ["train"]
+
+    def calibration_clips(self) -> CalibrationClips:
+        """The normal clips the calibration after fit samples (``lnta.train``'s ``calibrate_after_fit``): here
+        the training clips themselves (:class:`~lnta.data.folder.FolderDataModule` can hold videos out)."""
+        return CalibrationClips(self.store("train"), "training clips", held_out=False)
+
     def prepare_cache(self) -> Path:
         """Decode the splits into the cache at :attr:`cache`, verified; replaces an older cache.
 
         The test split (when read, see ``test``) is checked first, from frame counts and labels, so a
         label mismatch stops before anything is decoded."""
-        splits = ["train", "test"] if self.reads_test() else ["train"]
+        splits = self.cached_splits()
         if "test" in splits:
             self.check_test_early(use_cache=False)
         return build_cache(self.cache, {split: self.videos(split) for split in splits}, self.image_size,

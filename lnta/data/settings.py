@@ -9,4 +9,6 @@ RANGES = {
     # the synthetic generator (lnta/data/synthetic.py)
     "data.seed": SEED, "data.size": Range(low=8), "data.train_videos": COUNT, "data.test_videos": COUNT,
     "data.frames_per_video": COUNT,
+    # data=folder (lnta/data/folder.py): >= 0 here; whole numbers or fractions below 1 only, by check_holdout there
+    "data.holdout": Range(integer=False, low=0),
 }

@@ -89,9 +89,16 @@ def normal_psnrs(forward, store: FrameStore, pairs, clip_len: int, center: int,
 
 
 def calibrate(forward, store: FrameStore, clip_len: int, center: int, max_clips: int = 512,
-              batch_size: int = 16, device="cpu", seed: int = 0) -> dict:
+              batch_size: int = 16, device="cpu", seed: int = 0, what: str = "training clips",
+              held_out: bool = False) -> dict:
     """Calibration statistics of ``forward`` (a model in eval mode, or its inference forward, under the caller's
-    autocast) on up to ``max_clips`` clips of ``store``, sampled by ``seed``."""
+    autocast) on up to ``max_clips`` clips of ``store``, sampled by ``seed``.
+
+    ``what`` names those clips in the statistics' ``source`` (``"<n> <what>"``); ``held_out``: they were not
+    trained on (recorded as ``held_out: true``, which ``lnta.score`` reports as held-out normal footage)."""
     pairs = sample_clips(store, clip_len, max_clips, seed)
     psnr = normal_psnrs(forward, store, pairs, clip_len, center, batch_size, device)
-    return calibration_stats(psnr, f"{len(psnr)} training clips")
+    stats = calibration_stats(psnr, f"{len(psnr)} {what}")
+    if held_out:
+        stats["held_out"] = True
+    return stats

@@ -30,9 +30,9 @@ STORED_GROUPS = ("model", "data")
 
 
 def _allowed_targets() -> tuple:
-    from lnta.data import SyntheticDataModule, VideoDataModule
+    from lnta.data import FolderDataModule, SyntheticDataModule, VideoDataModule
     from lnta.models import ConvAE3D, MemAE
-    return (ConvAE3D, MemAE, VideoDataModule, SyntheticDataModule)
+    return (ConvAE3D, MemAE, VideoDataModule, SyntheticDataModule, FolderDataModule)
 
 
 def _walk(node, where: str):

@@ -154,3 +154,35 @@ def frames_layout(root: Path, name: str, train: Sequence[int], test: Sequence[in
     if labels:  # no test videos: training footage only, no label file
         np.save(root / f"frame_labels_{name}.npy", np.concatenate(labels)[None])
     return labels
+
+
+def write_mp4(path: Path, frames: np.ndarray, fps: int = 25) -> None:
+    """uint8 (N, H, W) grey frames as a camera would save them: H.264 (or MPEG-4 part 2 where this FFmpeg
+    has no H.264 encoder) in an ``.mp4``, yuv420p, lossy. H and W must be even."""
+    import av
+
+    codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            rgb = np.repeat(np.asarray(frame, np.uint8)[..., None], 3, axis=2)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def own_footage(root: Path, lengths: Sequence[int], size=(32, 32), kind: str = "mp4", first: int = 1) -> list[Path]:
+    """A user's folder of normal videos ``cam<first>, cam<first+1>, ...`` (``data=folder``): ``.mp4`` files
+    (:func:`write_mp4`) or frame folders of PNGs (``kind="frames"``), of frames :func:`index_frame`."""
+    root.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for v, length in enumerate(lengths, start=first):
+        frames = video_frames(length, v, size)
+        if kind == "mp4":
+            write_mp4(root / f"cam{v}.mp4", frames)
+            paths.append(root / f"cam{v}.mp4")
+        else:
+            _write_images(root / f"cam{v}", frames, "{:04d}.png")
+            paths.append(root / f"cam{v}")
+    return paths
