@@ -2,6 +2,10 @@
 # make test   - the whole test suite (installs first)
 # make bench  - the speed benchmark (python -m lnta.bench)
 PYTHON ?= python3
+# the wheel index torch comes from; empty: the index pip is configured with. A CUDA build, e.g.:
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cu128
+TORCH_INDEX ?=
+TORCH_FROM := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -13,7 +17,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0 || $(PY) -m pip install -q "torch>=2.4,<2.15"
+	$(PY) -m pip install -q $(TORCH_FROM) torch==2.13.0 || $(PY) -m pip install -q $(TORCH_FROM) "torch>=2.4,<2.15"
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
