@@ -1,6 +1,7 @@
 # make demo   - train baseline, patch and skip (3 seeds each) on the embedded synthetic data, print their AUCs
 # make test   - the whole test suite (installs first)
 # make bench  - the speed benchmark (python -m lnta.bench)
+# make test-devices - the suite collects, and the device-dependent fast tests pass, with CUDA hidden and as it is
 PYTHON ?= python3
 # the wheel index torch comes from; empty: the index pip is configured with. A CUDA build, e.g.:
 #   make install TORCH_INDEX=https://download.pytorch.org/whl/cu128
@@ -10,7 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast test-devices bench clean
 
 install: $(STAMP)
 
@@ -29,6 +30,13 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"
+
+# Each pass collects the whole suite (an import that fails without, or with, a GPU shows) and runs the fast
+# tests that depend on the device: the GPU default, the precision settings, the numpy floor.
+DEVICE_TESTS := test_device_default or test_precision or test_numpy_floor
+test-devices: install
+	CUDA_VISIBLE_DEVICES= $(PY) -m pytest -q -p no:cacheprovider -m "not slow" -k "$(DEVICE_TESTS)"
+	env -u CUDA_VISIBLE_DEVICES $(PY) -m pytest -q -p no:cacheprovider -m "not slow" -k "$(DEVICE_TESTS)"
 
 bench: install
 	$(PY) -m lnta.bench --out outputs/bench.json
