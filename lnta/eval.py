@@ -50,10 +50,12 @@ def _test(cfg: DictConfig, checkpoint: dict, ckpt_path: Path, datamodule, output
     from lnta.trainer.build import module_from_checkpoint
     from lnta.trainer.checkpoint import trained_position
     from lnta.trainer.compiled import compiled_last
+    from lnta.trainer.precision import trainer_accelerator
 
     speed = _speed(cfg, checkpoint)
     evaluator = Evaluator.from_config(cfg.evaluation, datamodule.root)
-    trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision, callbacks=evaluator.callbacks,
+    trainer = hydra.utils.instantiate(cfg.trainer, accelerator=trainer_accelerator(cfg.trainer.get("accelerator")),
+                                      precision=speed.trainer_precision, callbacks=evaluator.callbacks,
                                       logger=False)
     module = module_from_checkpoint(checkpoint, datamodule.center, speed=speed, error_maps=evaluator.error_maps)
     trainer.test(module, datamodule=datamodule, verbose=False)

@@ -62,7 +62,7 @@ def train(cfg: DictConfig) -> dict | None:
     from lnta.trainer.build import build_module
     from lnta.trainer.checkpoint import AtomicCheckpointIO, check_resumable, load_checkpoint
     from lnta.trainer.compiled import compiled_last
-    from lnta.trainer.precision import speed_from_config
+    from lnta.trainer.precision import speed_from_config, trainer_accelerator
 
     check_train_config(cfg)
     pl.seed_everything(cfg.seed, workers=True)
@@ -83,7 +83,8 @@ def train(cfg: DictConfig) -> dict | None:
     if resumed is not None:
         check_resumable(module, resumed, ckpt_path, cfg.trainer.get("max_steps"))
         del resumed
-    trainer = hydra.utils.instantiate(cfg.trainer, precision=speed.trainer_precision,
+    trainer = hydra.utils.instantiate(cfg.trainer, accelerator=trainer_accelerator(cfg.trainer.get("accelerator")),
+                                      precision=speed.trainer_precision,
                                       callbacks=[*callbacks.values(), *evaluator.callbacks, *progress_bar(cfg)],
                                       logger=build_list(cfg.get("logger")) or False,
                                       plugins=[AtomicCheckpointIO()])

@@ -33,11 +33,25 @@ def shared_dataset(*parts: str) -> Path:
     return path
 
 
+#: The commands the tests start run on the CPU on every machine, GPU or not: the CLI tests compare runs bit for
+#: bit (resume, two runs of one seed, eval against the end-of-training test) and with in-process CPU results,
+#: which cuDNN does not promise (README "Determinism"), and every command picks a GPU where there is one
+#: (trainer=auto, score's device=auto, lnta.bench). The GPU default itself is tested in-process with a faked
+#: device (tests/unit/conf/test_device_default.py); GPU runs are experiments/gpu_check's.
+CPU_ONLY = {"CUDA_VISIBLE_DEVICES": ""}
+
+
+def cli_env(env: dict | None = None, threads: str | None = None) -> dict:
+    """The environment of a command a test starts: this one, unbuffered, ``OMP_NUM_THREADS`` (``threads``, else
+    this environment's, else 2), :data:`CPU_ONLY`, then ``env``."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": threads or os.environ.get("OMP_NUM_THREADS", "2"),
+            **CPU_ONLY, **(env or {})}
+
+
 def run_cli(module: str, *overrides: str, check: bool = True, env: dict | None = None,
             timeout: float = 900) -> subprocess.CompletedProcess:
-    """``python -m <module> <overrides>`` from the repo root, output captured."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"),
-                **(env or {})}
+    """``python -m <module> <overrides>`` from the repo root, in :func:`cli_env`, output captured."""
+    full_env = cli_env(env)
     result = subprocess.run([sys.executable, "-m", module, *overrides], cwd=REPO, env=full_env,
                             capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:

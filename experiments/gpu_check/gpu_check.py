@@ -437,6 +437,7 @@ class Check:
             cmd = self.train_cmd(run_dir, "trainer=ddp", "trainer.devices=1", f"trainer.max_steps={plan.short_steps}",
                                  "test_after_fit=true")
             cmd.remove(f"trainer={self.trainer_group()}")
+            cmd.append(f"trainer.accelerator={self.trainer_group()}")  # ddp's auto would take a GPU under --device cpu
             result = self.run("ddp", cmd)
             if not result.ok:
                 raise StepFailed(result.reason)

@@ -76,6 +76,16 @@ def resolve_device(name: str | None, key: str = "device") -> torch.device:
         raise ConfigError(f"{key}={name}: expected auto, cpu, gpu, cuda or cuda:N") from None
 
 
+def trainer_accelerator(name: str | None) -> str:
+    """Lightning's ``accelerator`` for a ``trainer.accelerator`` setting: ``auto`` (the default, ``trainer=auto``)
+    or None becomes ``gpu`` where :func:`resolve_device` finds a CUDA device, else ``cpu``, so Lightning trains on
+    the device the speed settings were resolved for (Lightning's own ``auto`` would also pick MPS or a TPU, which
+    lnta does not tune for); any other name is passed on unchanged for Lightning to check."""
+    if name in ("auto", None):
+        return "gpu" if resolve_device(name).type == "cuda" else "cpu"
+    return str(name)
+
+
 #: ``gpu_eval_batch_scale`` when a command does not set it (conf/train.yaml and conf/eval.yaml set it).
 GPU_EVAL_BATCH_SCALE = 4
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from lnta.data.synthetic import SyntheticSpec, generate
-from tests.conftest import REPO, one_error, run_cli, tiny_overrides
+from tests.conftest import REPO, cli_env, one_error, run_cli, tiny_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -192,7 +192,7 @@ def test_score_batch_size_zero_is_refused(tmp_path, trained):
 # --- 3, 23: one run per run dir; .hydra/ of older results kept --------------------------------------
 
 def _popen_cli(module, *overrides):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    env = cli_env()
     return subprocess.Popen([sys.executable, "-m", module, *overrides], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

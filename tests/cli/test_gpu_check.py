@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_env
 
 sys.path.insert(0, str(REPO / "experiments" / "gpu_check"))
 import gpu_check  # noqa: E402
@@ -90,7 +89,7 @@ def test_a_failing_step_becomes_failed_rows_and_the_check_goes_on(tmp_path):
 
 @pytest.mark.slow
 def test_tiny_check_runs_every_step_on_cpu(tmp_path):
-    env = {**os.environ, "PY": sys.executable, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    env = cli_env({"PY": sys.executable})
     result = subprocess.run(["bash", str(REPO / "experiments" / "gpu_check" / "run.sh"), "--tiny", "--synthetic",
                              "--device", "cpu", "--out", str(tmp_path / "out")], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=900)

@@ -2,7 +2,6 @@
 command that works."""
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import signal
@@ -14,7 +13,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from tests.conftest import REPO, tiny_overrides
+from tests.conftest import REPO, cli_env, tiny_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +35,7 @@ def test_signal_saves_last_ckpt_and_the_printed_command_resumes(tmp_path, signum
                  "trainer.max_epochs=3", "trainer.max_steps=-1", "trainer.limit_train_batches=4",
                  "callbacks.run_plan.timed_steps=2", "callbacks.step_checkpoint.every_n_train_steps=0",
                  f"+callbacks.slow._target_={__name__}.SlowSteps", "+callbacks.slow.seconds=0.3"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    env = cli_env(threads="1")
     proc = subprocess.Popen([sys.executable, "-m", "lnta.train", *overrides], cwd=REPO, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines = []

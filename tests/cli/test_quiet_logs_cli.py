@@ -28,4 +28,6 @@ def test_train_and_every_epoch_eval_are_quiet(tmp_path, tiny):
         log = result.stdout + result.stderr
         for word in NOISE:
             assert word not in log, (word, log[-3000:])
-        assert log.count("GPU available") == 1, log[-3000:]
+        # the banner "GPU available: ..., used: ..." once; Lightning's "GPU available but not used" warning,
+        # printed where a GPU is present and unused, is not a banner (and not ours)
+        assert log.count("GPU available:") == 1, log[-3000:]

@@ -1,21 +1,20 @@
 """W&B in a multirun: each job of ``-m`` (one process, jobs in sequence) gets its own W&B run."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import REPO, tiny_overrides
+from tests.conftest import REPO, cli_env, tiny_overrides
 
 pytestmark = pytest.mark.slow
 
 
 def test_each_multirun_job_logs_into_its_own_wandb_run(tmp_path):
     # a clean W&B environment: no WANDB_* variables, no API key, a fresh HOME; offline by config
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    env.update(HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1", OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "2"))
+    env = {k: v for k, v in cli_env().items() if not k.startswith("WANDB_")}
+    env.update(HOME=str(tmp_path / "home"))
     sweep = tmp_path / "sweep"
     tiny = [o for o in tiny_overrides(tmp_path) if not o.startswith("hydra.run")]
     result = subprocess.run([sys.executable, "-m", "lnta.train", "-m", "seed=0,1", f"hydra.sweep.dir={sweep}",

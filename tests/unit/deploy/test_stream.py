@@ -117,8 +117,11 @@ def test_stream_scores_and_error_maps_are_the_evaluation_paths_on_the_same_clips
     module = LNTAModule(model, center=REFERENCE_CENTER, error_maps=True).eval()
     with torch.no_grad():
         out = module.test_step({"clip": clips, "video": torch.zeros(len(starts)), "frame": torch.tensor(starts)}, 0)
-    assert [r.psnr for r in results] == out["psnr"].tolist()
-    np.testing.assert_array_equal(np.stack([r.error for r in results]), out["error"].numpy())
+    # Same clips, same model, but not the same batches (the stream's 3 + 2, the test step's 5): oneDNN may pick
+    # other conv kernels per batch shape (on Intel AMX CPUs it does: 4.220775127 vs 4.220774651 dB), so equal up to
+    # float rounding, not bit for bit. A wrong frame, clip or normalisation is off by orders of magnitude more.
+    np.testing.assert_allclose([r.psnr for r in results], out["psnr"].numpy(), rtol=1e-5, atol=0)
+    np.testing.assert_allclose(np.stack([r.error for r in results]), out["error"].numpy(), rtol=1e-4, atol=1e-6)
     # the overlay shows its square root: the absolute error of the grey frame, in [-1, 1] units
     absolute = (out["reconstruction"] - out["input"]).abs().numpy()
     np.testing.assert_allclose(np.sqrt(np.stack([r.error for r in results])), absolute, atol=1e-6)
