@@ -14,6 +14,7 @@ and interval files ``<name>.mat`` (``gt``) beside any of them.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,14 @@ from typing import Callable
 import numpy as np
 
 from lnta.data.labels import formats as fmt
+from lnta.data.labels.known import KNOWN
 from lnta.data.io.frames import frame_sort_key, list_videos
 from lnta.io import is_macos_metadata
 from lnta.data.labels.labels import find_label_file, load_frame_labels, split_labels
 from lnta.data.io.video import VIDEO_SUFFIXES
 from lnta.errors import DataError
+
+log = logging.getLogger(__name__)
 
 LABEL_SOURCES = ("auto", "npy", "intervals", "masks")
 _NUMBER = re.compile(r"\d+")
@@ -116,14 +120,51 @@ def _position_order(source: LabelSource, names: list[str], what: str) -> None:
         "numbers. Check how the file was made, or use per-video labels (data.labels=FOLDER)")
 
 
-def _npy_source(path: Path, per_video: LabelSource | None = None) -> LabelSource:
+def published_slices(dataset: str, names: list[str], lengths: list[int], total: int,
+                     source: str) -> list[tuple[int, int]] | None:
+    """Where each of the test videos ``names`` lies in a label file of ``total`` frames that holds the whole
+    published test split of ``dataset`` (Avenue, ShanghaiTech), concatenated in the published order; None
+    when ``total`` is not that split's frame count or a name identifies no published video (matched by
+    :func:`video_key`: ``1`` ~ ``01``). A named video with another frame count than published is an error."""
+    known = KNOWN.get(dataset, {}).get("test", {})
+    if "names" not in known or total != sum(known["lengths"]) or len(names) == len(known["names"]):
+        return None
+    index = {video_key(n): i for i, n in enumerate(known["names"])}
+    if any(video_key(n) not in index for n in names):
+        return None
+    starts = np.cumsum([0, *known["lengths"]])
+    slices = []
+    for name, length in zip(names, lengths):
+        i = index[video_key(name)]
+        if length != known["lengths"][i]:
+            raise DataError(f"{source}: holds the full {dataset} test split, but test video {name} has {length} "
+                            f"frames and the published {known['names'][i]} has {known['lengths'][i]}; its "
+                            "labels cannot be sliced out (use per-video labels: data.labels=FOLDER)")
+        slices.append((int(starts[i]), int(starts[i + 1])))
+    return slices
+
+
+def _npy_source(path: Path, per_video: LabelSource | None = None, dataset: str = "") -> LabelSource:
     """Concatenated frame labels, split over the videos in their numeric name order. Where the dataset
     also has per-video labels (``per_video``) and the videos' text order differs, the split is checked
-    against them: labels concatenated in text order are refused."""
+    against them: labels concatenated in text order are refused. A file of the whole published test split
+    of ``dataset`` (e.g. Avenue's 15324 frames) beside part of it is sliced to the videos present, which
+    their names identify (:func:`published_slices`)."""
     source = LabelSource("npy", path, lambda names, lengths: {})
 
     def load(names, lengths):
         flat = load_frame_labels(path)
+        slices = published_slices(dataset, list(names), list(lengths), len(flat), str(path)) \
+            if len(flat) != sum(lengths) else None
+        if slices is not None:
+            known = KNOWN[dataset]["test"]
+            source.order = (f"sliced by video name from the full {dataset} test split ({len(known['names'])} "
+                            f"videos, {len(flat)} frames) to the {len(names)} present ({_shown(list(names))})")
+            source.order_warning = ""
+            log.info("%s: labels of the full %s test split (%d videos, %d frames); sliced to the %d test videos "
+                     "present, identified by their names (%s)", path, dataset, len(known["names"]), len(flat),
+                     len(names), _shown(list(names)))
+            return {n: flat[a:b] for n, (a, b) in zip(names, slices)}
         labels = split_labels(flat, names, lengths, str(path))
         _position_order(source, list(names), "labels concatenated")
         if not source.order_warning or per_video is None:
@@ -209,8 +250,9 @@ def _mask_source(root: Path, test_dir: Path) -> LabelSource | None:
     return None
 
 
-def label_file_source(path: Path) -> LabelSource:
-    """An explicit ``data.labels``: a ``.npy`` of concatenated frame labels, a ``.mat`` of ``gt``
+def label_file_source(path: Path, dataset: str = "") -> LabelSource:
+    """An explicit ``data.labels``: a ``.npy`` of concatenated frame labels (the whole published test split of
+    ``dataset`` is sliced to the videos present, see :func:`published_slices`), a ``.mat`` of ``gt``
     intervals or of one video's ``volLabel`` masks (``{N}_label.mat``), a UCSD ``.m`` list, or a
     folder of per-video label files (matched to the videos by name)."""
     path = Path(path).expanduser()
@@ -225,7 +267,7 @@ def label_file_source(path: Path) -> LabelSource:
     if not path.is_file():
         raise DataError(f"data.labels={path}: file or folder not found (expected {expected})")
     if path.suffix == ".npy":
-        return _npy_source(path)
+        return _npy_source(path, dataset=dataset)
     if path.suffix == ".mat" and "volLabel" in fmt.mat_variables(path):
         return _keyed_source(path, lambda: {path.stem: fmt.load_vollabel(path)})
     if path.suffix in (".mat", ".m"):
@@ -237,7 +279,7 @@ def _find_labels(root: Path, test_dir: Path, name: str) -> dict[str, LabelSource
     sources: dict[str, LabelSource] = {}
     npy = sorted(root.glob("frame_labels*.npy"))
     if len(npy) == 1:
-        sources["npy"] = _npy_source(npy[0])
+        sources["npy"] = _npy_source(npy[0], dataset=name)
     elif npy:  # ambiguous: find_label_file raises its error once npy labels are asked for
         sources["npy"] = LabelSource("npy", root, lambda names, lengths: find_label_file(root))
     candidates = (root / f"{name}.mat", *_files(test_dir, "*.m"), *_files(root, "*.m"))
@@ -248,7 +290,7 @@ def _find_labels(root: Path, test_dir: Path, name: str) -> dict[str, LabelSource
     if masks:
         sources["masks"] = masks
         if len(npy) == 1:
-            sources["npy"] = _npy_source(npy[0], per_video=masks)
+            sources["npy"] = _npy_source(npy[0], per_video=masks, dataset=name)
     return sources
 
 
