@@ -35,3 +35,16 @@ def test_eval_takes_a_label_file_as_data_labels_without_plus(tmp_path, tiny):
         trained, evaluated = (json.loads((d / "metrics.json").read_text()) for d in (run, out))
         assert evaluated["labels_file"] == str(flipped) and evaluated["label_source"] == "npy"
         assert evaluated["auc_micro"] == pytest.approx(1 - trained["auc_micro"], abs=1e-6)
+
+
+def test_avenue_labels_from_its_masks_alone_are_said_to_differ_from_the_published_ones(tmp_path):
+    from tests.helpers import fake_releases as fr
+
+    root = tmp_path / "avenue"
+    fr.avenue_release(root, [20], [20, 19])
+    (root / "avenue.mat").unlink()  # no interval labels: auto falls back to the pixel masks
+    result = run_cli("lnta.prepare", "data=avenue", f"data.root={root}", "data.image_size=32",
+                     f"hydra.run.dir={tmp_path / 'prep'}")
+    output = result.stdout + result.stderr
+    assert output.count("test labels are derived from the pixel masks") == 1
+    assert "published Avenue numbers use the interval labels" in output
