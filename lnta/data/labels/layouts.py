@@ -120,28 +120,39 @@ def _position_order(source: LabelSource, names: list[str], what: str) -> None:
         "numbers. Check how the file was made, or use per-video labels (data.labels=FOLDER)")
 
 
-def published_slices(dataset: str, names: list[str], lengths: list[int], total: int,
-                     source: str) -> list[tuple[int, int]] | None:
-    """Where each of the test videos ``names`` lies in a label file of ``total`` frames that holds the whole
-    published test split of ``dataset`` (Avenue, ShanghaiTech), concatenated in the published order; None
-    when ``total`` is not that split's frame count or a name identifies no published video (matched by
-    :func:`video_key`: ``1`` ~ ``01``). A named video with another frame count than published is an error."""
+def published_indices(dataset: str, names: list[str], lengths: list[int], source: str) -> list[int] | None:
+    """The positions of the test videos ``names`` in ``dataset``'s published test split (Avenue, ShanghaiTech),
+    matched by :func:`video_key` (``1`` ~ ``01``); None when the dataset's names are not known, the split is
+    complete, or a name identifies no published video. A named video with another frame count than published
+    is an error: labels of the published video cannot be its labels."""
     known = KNOWN.get(dataset, {}).get("test", {})
-    if "names" not in known or total != sum(known["lengths"]) or len(names) == len(known["names"]):
+    if "names" not in known or len(names) == len(known["names"]):
         return None
     index = {video_key(n): i for i, n in enumerate(known["names"])}
     if any(video_key(n) not in index for n in names):
         return None
-    starts = np.cumsum([0, *known["lengths"]])
-    slices = []
-    for name, length in zip(names, lengths):
-        i = index[video_key(name)]
+    positions = [index[video_key(n)] for n in names]
+    for name, length, i in zip(names, lengths, positions):
         if length != known["lengths"][i]:
             raise DataError(f"{source}: holds the full {dataset} test split, but test video {name} has {length} "
                             f"frames and the published {known['names'][i]} has {known['lengths'][i]}; its "
                             "labels cannot be sliced out (use per-video labels: data.labels=FOLDER)")
-        slices.append((int(starts[i]), int(starts[i + 1])))
-    return slices
+    return positions
+
+
+def published_slices(dataset: str, names: list[str], lengths: list[int], total: int,
+                     source: str) -> list[tuple[int, int]] | None:
+    """Where each of the test videos ``names`` lies in a label file of ``total`` frames that holds the whole
+    published test split of ``dataset``, concatenated in the published order (:func:`published_indices`);
+    None when ``total`` is not that split's frame count or the names do not identify the videos."""
+    known = KNOWN.get(dataset, {}).get("test", {})
+    if "lengths" not in known or total != sum(known["lengths"]):
+        return None
+    positions = published_indices(dataset, names, lengths, source)
+    if positions is None:
+        return None
+    starts = np.cumsum([0, *known["lengths"]])
+    return [(int(starts[i]), int(starts[i + 1])) for i in positions]
 
 
 def _npy_source(path: Path, per_video: LabelSource | None = None, dataset: str = "") -> LabelSource:
@@ -189,9 +200,21 @@ def _npy_source(path: Path, per_video: LabelSource | None = None, dataset: str =
     return source
 
 
-def _interval_source(path: Path) -> LabelSource:
+def _interval_source(path: Path, dataset: str = "") -> LabelSource:
+    """Intervals per test video, matched by position; those of the whole published test split of ``dataset``
+    (``avenue.mat``: 21 videos) beside part of it are picked by the videos' names (:func:`published_indices`)."""
     def load(names, lengths):
         intervals = fmt.load_ucsd_m(path) if path.suffix == ".m" else fmt.load_interval_mat(path)
+        known = KNOWN.get(dataset, {}).get("test", {})
+        positions = published_indices(dataset, list(names), list(lengths), str(path)) \
+            if len(intervals) != len(names) and len(intervals) == len(known.get("names", ())) else None
+        if positions is not None:
+            source.order = (f"picked by video name from the full {dataset} test split ({len(intervals)} videos): "
+                            f"the {len(names)} present ({_shown(list(names))})")
+            log.info("%s: intervals of the full %s test split (%d videos); picked for the %d test videos present, "
+                     "identified by their names (%s)", path, dataset, len(intervals), len(names), _shown(list(names)))
+            return {n: fmt.intervals_to_labels(intervals[i], length, f"{path} (video {n})")
+                    for n, i, length in zip(names, positions, lengths)}
         if len(intervals) != len(names):
             raise DataError(f"{path}: intervals for {len(intervals)} videos but the test split has "
                             f"{len(names)} videos (intervals match videos by position; for part of a "
@@ -271,7 +294,7 @@ def label_file_source(path: Path, dataset: str = "") -> LabelSource:
     if path.suffix == ".mat" and "volLabel" in fmt.mat_variables(path):
         return _keyed_source(path, lambda: {path.stem: fmt.load_vollabel(path)})
     if path.suffix in (".mat", ".m"):
-        return _interval_source(path)
+        return _interval_source(path, dataset)
     raise DataError(f"data.labels={path}: expected {expected}")
 
 
@@ -285,7 +308,7 @@ def _find_labels(root: Path, test_dir: Path, name: str) -> dict[str, LabelSource
     candidates = (root / f"{name}.mat", *_files(test_dir, "*.m"), *_files(root, "*.m"))
     intervals = [p for p in candidates if p.is_file()]
     if intervals:
-        sources["intervals"] = _interval_source(intervals[0])
+        sources["intervals"] = _interval_source(intervals[0], name)
     masks = _mask_source(root, test_dir)
     if masks:
         sources["masks"] = masks

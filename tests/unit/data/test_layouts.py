@@ -269,3 +269,20 @@ def test_mask_derived_labels_are_named_and_mat_files_read_once(tmp_path, monkeyp
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "pixel masks" in r.getMessage()]
     assert len(warnings) == 2 and "published Avenue numbers use the interval labels" in warnings[0]
     assert caplog.text.count("published frame counts not checked") == 2  # once per data module
+
+
+def test_the_full_avenue_intervals_are_picked_for_the_test_videos_present(tmp_path, caplog):
+    """avenue.mat holds the intervals of all 21 test videos; beside 2 of them, they are picked by name."""
+    from lnta.data.labels.known import KNOWN
+
+    full = _partial_avenue(tmp_path, {"08": 36, "21": 76}, labels_file=False)
+    starts = np.cumsum([0, *KNOWN["avenue"]["test"]["lengths"]])
+    per_video = [full[a:b] for a, b in zip(starts[:-1], starts[1:])]
+    fr.write_interval_mat(tmp_path / "avenue.mat", per_video)
+    dm = VideoDataModule(str(tmp_path), name="avenue", image_size=fr.SIZE)
+    with caplog.at_level("INFO"):
+        dm.check_test_early()
+    assert dm.label_info["label_source"] == "intervals"
+    np.testing.assert_array_equal(dm.test_labels["08"], per_video[7])
+    np.testing.assert_array_equal(dm.test_labels["21"], per_video[20])
+    assert "picked for the 2 test videos present, identified by their names (08, 21)" in caplog.text
