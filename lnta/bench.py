@@ -8,18 +8,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
-from lnta.benchmark.trials import ALL_TRIALS, parse_trials
-from lnta.io import write_json
-from lnta.trainer.precision import resolve_speed
+from lnta.benchmark.names import ALL_TRIALS, parse_trials  # torch-free: --help does not import torch (11 s cold)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lnta.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("outputs/bench.json"), help="JSON output file")
     parser.add_argument("--quick", action="store_true", help="64x64 clips: under a minute on 2 cores")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda where available, else cpu)")
     parser.add_argument("--size", type=int, help="frame side (default 256, --quick 64)")
     parser.add_argument("--frames", type=int, default=16, help="clip length")
     parser.add_argument("--batch", type=int, default=4, help="training batch")
@@ -48,6 +44,10 @@ def parse_args(argv=None):
         value = getattr(args, key)
         if value is not None and value < 1:
             parser.error(f"--{key.replace('_', '-')}={value}: expected a positive integer")
+    import torch
+    from lnta.trainer.precision import resolve_speed
+
+    args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     args.size = args.size or (64 if args.quick else 256)
     args.repeats = args.repeats or (2 if args.quick else 3)
     args.eval_batch = args.eval_batch or (4 if args.quick else 8) * resolve_speed("fast", args.device).eval_batch_scale
@@ -55,9 +55,10 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> dict:
+    args = parse_args(argv)  # first: --help and argument errors answer before torch is imported
     from lnta.benchmark.suite import measure, table
+    from lnta.io import write_json
 
-    args = parse_args(argv)
     if args.trials or args.profile:
         from lnta.benchmark.suite import measure_trials
 

@@ -25,14 +25,26 @@ def _speed(cfg: DictConfig, checkpoint: dict):
                              inference_compile_of(cfg.get("inference_compile"), trained), trained["data"]["image_size"])
 
 
+def _data_config(cfg: DictConfig, trained: dict) -> tuple[DictConfig, bool]:
+    """The test data's config and whether it is the checkpoint's: a data group given (``data=ped2``, a
+    ``_target_``) replaces the checkpoint's; otherwise the keys set under ``data`` (``data.labels=FILE``,
+    ``+data.root=DIR``; null ones are unset) change the checkpoint's data config."""
+    given = cfg.get("data")
+    if given is not None and "_target_" in given:
+        return given, False
+    data_cfg = OmegaConf.create(trained["data"])
+    changes = {k: v for k, v in OmegaConf.to_container(given or {}, resolve=True).items() if v is not None}
+    return OmegaConf.merge(data_cfg, changes), "root" not in changes
+
+
 def _datamodule(cfg: DictConfig, trained: dict, eval_batch_scale: int, output_dir: Path):
-    """The test data: ``cfg.data`` if given, else the checkpoint's. A checkpoint's synthetic data are generated
-    into this command's output folder unless its stored root holds them already: a stored config never makes
-    lnta create or fill a folder of its choosing."""
+    """The test data (:func:`_data_config`). A checkpoint's synthetic data are generated into this command's
+    output folder unless its stored root holds them already: a stored config never makes lnta create or fill a
+    folder of its choosing."""
     from lnta.data.synthetic import MARKER
 
-    data_cfg = cfg.get("data") or OmegaConf.create(trained["data"])
-    if cfg.get("data") is None and str(data_cfg.get("_target_", "")).endswith("SyntheticDataModule") \
+    data_cfg, stored_root = _data_config(cfg, trained)
+    if stored_root and str(data_cfg.get("_target_", "")).endswith("SyntheticDataModule") \
             and not (Path(str(data_cfg.root)) / MARKER).is_file():
         log.info("the checkpoint's synthetic data are not at %s; generating them into %s", data_cfg.root,
                  output_dir / "synthetic")

@@ -60,6 +60,3 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     main()
 
-
-if __name__ == "__main__":
-    main()

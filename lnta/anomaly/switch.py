@@ -1,11 +1,14 @@
 """The probabilistic loss switch: which samples of a batch become which pseudo anomaly."""
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Sequence
 
 import torch
 
 from lnta.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from lnta.anomaly.base import PseudoAnomaly
@@ -48,6 +51,8 @@ def anomalies_from_config(cfg) -> list[PseudoAnomaly]:
 
     if not cfg:
         return []
+    if "_target_" not in cfg and not cfg.get("types") and cfg.get("p"):
+        log.info("anomaly=%s: anomaly.p=%s has no effect (no pseudo-anomaly type)", cfg.get("name"), cfg.get("p"))
     specs = {"anomaly": cfg} if "_target_" in cfg else \
         {f"anomaly.types.{name}": spec for name, spec in (cfg.get("types") or {}).items() if spec}
     anomalies = [hydra.utils.instantiate(spec, _convert_="object") for spec in specs.values()]

@@ -58,9 +58,11 @@ def save_grid(path: Path, rows: list[tuple[str, np.ndarray]], frames: Sequence[i
                 ax.set_title(f"frame {t}", fontsize=9)
             if c == 0:
                 ax.set_ylabel(label, fontsize=9)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    if title:  # tight_layout ignores a suptitle: keep a band of 0.3 inch for it above the column headers
+        fig.suptitle(title, fontsize=10, y=1 - 0.06 / fig.get_figheight(), va="top")
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
+    else:
+        fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -29,6 +30,19 @@ def _one_line(text: str) -> str:
     return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
 
 
+_APPEND_HINT = re.compile(r"To append to your config use \+(\S+?)=")
+
+
+def _sweep_hint(message: str) -> str:
+    """In a multirun, Hydra's "use +KEY=VALUE" hint is wrong where some swept options have the key (``+`` then
+    fails for them): the override that works for every job is ``++KEY=VALUE`` (set, or add where absent)."""
+    match = _APPEND_HINT.search(message)
+    if match is None or not {"-m", "--multirun"} & set(sys.argv[1:]):
+        return ""
+    return (f"; in a sweep over options of which only some have {match.group(1)}, use ++{match.group(1)}=... "
+            "(sets it where present, adds it where absent)")
+
+
 def user_error(exc: BaseException) -> str | None:
     """The one-line message of a user mistake behind ``exc``, or None for a bug.
 
@@ -46,7 +60,8 @@ def user_error(exc: BaseException) -> str | None:
     if isinstance(exc, (CompactHydraException, OmegaConfBaseException)):
         reason = exc.__cause__ if isinstance(exc.__cause__, OmegaConfBaseException) else None
         message = _one_line(str(exc))
-        return f"{message} ({_one_line(str(reason).split('full_key:')[0])})" if reason else message
+        message = f"{message} ({_one_line(str(reason).split('full_key:')[0])})" if reason else message
+        return message + _sweep_hint(message)
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc} (check the path and its permissions)"
     log_file = exc.__cause__

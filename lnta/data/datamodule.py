@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from lnta.data.io.cache import build_cache, cache_path, open_cache
 from lnta.data.datasets import TestClips, TrainClips
 from lnta.data.catalogue import download_hint
-from lnta.data.labels.known import check_known
+from lnta.data.labels.known import MASK_LABEL_NOTES, check_known
 from lnta.data.labels.layouts import Layout, find_layout, label_file_source
 from lnta.data.order import EpochShuffle
 from lnta.data.ondevice import DEVICE_MEMORY_FRACTION, DeviceFrames, TrainIndices, fits_on
@@ -25,6 +25,10 @@ from lnta.data.io.video import open_video
 from lnta.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
+
+#: What each label source's frame labels are, for the log and ``metrics.json`` (``labels_from``).
+LABELS_FROM = {"npy": "frame labels as given", "intervals": "frame intervals",
+               "masks": "derived from pixel masks: a frame is anomalous where any mask pixel is set"}
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class VideoDataModule(pl.LightningDataModule):
         self._layout: Layout | None = None
         self.test_labels: dict[str, np.ndarray] | None = None
         self.label_info: dict[str, str] = {}
+        self._checked_test: tuple[list[str], list[int]] | None = None
 
     def check_root(self) -> None:
         if not self.root.is_dir():
@@ -165,14 +170,17 @@ class VideoDataModule(pl.LightningDataModule):
             raise DataError(f"{self.root}: {split} video {short[0][0]} has {short[0][1]} frames, fewer than "
                             f"a clip (data.clip_len={self.clip_len}); {len(short)} such videos: "
                             f"{[n for n, _ in short]}")
+        if split == "test" and self._checked_test == (list(names), list(lengths)):
+            return  # checked before training, read again from the store: once per command (warnings, .mat files)
         check_known(self.name, split, names, lengths, str(self.root))
         if split == "test":
             self.test_labels = self.load_test_labels(names, lengths)
+            self._checked_test = (list(names), list(lengths))
 
     def load_test_labels(self, names: list[str], lengths: list[int]) -> dict[str, np.ndarray]:
         """Per-video test labels from the chosen source, checked against ``lengths``."""
         if self.labels_path is not None:
-            source = label_file_source(self.labels_path)
+            source = label_file_source(self.labels_path, self.name)
             if self.label_source not in ("auto", source.kind):
                 raise DataError(f"data.labels={self.labels_path} holds {source.kind} labels but "
                                 f"data.label_source={self.label_source}")
@@ -184,9 +192,15 @@ class VideoDataModule(pl.LightningDataModule):
                         "labels_ignored in metrics.json", source.path, len(source.ignored), ", ".join(source.ignored))
         if source.order_warning and self.label_info.get("labels_order") != source.order:  # once
             log.warning(source.order_warning)
-        self.label_info = {"label_source": source.kind, "labels_file": str(source.path),
-                           "labels_ignored": list(source.ignored), "labels_order": source.order}
-        log.info("%s test labels: %s from %s, %s", self.name, source.kind, source.path, source.order)
+        self.label_info = {"label_source": source.kind, "labels_from": LABELS_FROM[source.kind],
+                           "labels_file": str(source.path), "labels_ignored": list(source.ignored),
+                           "labels_order": source.order}
+        log.info("%s test labels: %s (%s) from %s, %s", self.name, source.kind, LABELS_FROM[source.kind], source.path,
+                 source.order)
+        note = MASK_LABEL_NOTES.get(self.name)
+        if source.kind == "masks" and note and self.labels_path is None and self.label_source == "auto":
+            log.warning("%s: no frame-label file or intervals found, so the test labels are derived from the "
+                        "pixel masks in %s; %s", self.name, source.path, note)
         return labels
 
     def check_test_early(self, use_cache: bool = True) -> None:

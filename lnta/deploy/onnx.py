@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -45,13 +47,43 @@ def require_onnx() -> None:
                           f"ONNX exporter), found {torch.__version__}; use format=torchscript")
 
 
+#: The exporter's registry warns once per torchvision op when torchvision is absent (lnta uses none of them).
+_REGISTRY_LOGGER = "torch.onnx._internal.exporter._registration"
+_TORCHVISION_ABSENT = "torchvision is not installed. Skipping torchvision::"
+#: The graph passes after export log each pass at INFO ("Removed 65 unused nodes", ...).
+_PASS_LOGGERS = ("onnx_ir", "onnxscript")
+
+
+class _NoTorchvisionNotes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_TORCHVISION_ABSENT)
+
+
+@contextmanager
+def quiet_exporter():
+    """While exporting: drop the registry's "torchvision is not installed. Skipping torchvision::nms" warnings
+    and the graph passes' INFO lines (their warnings and errors still show); everything restored after."""
+    registry, notes = logging.getLogger(_REGISTRY_LOGGER), _NoTorchvisionNotes()
+    passes = {name: logging.getLogger(name) for name in _PASS_LOGGERS}
+    levels = {name: logger.level for name, logger in passes.items()}
+    registry.addFilter(notes)
+    for logger in passes.values():
+        logger.setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        registry.removeFilter(notes)
+        for name, logger in passes.items():
+            logger.setLevel(levels[name])
+
+
 def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, meta: dict, check: torch.Tensor) -> float:
     """Export ``model`` (eval mode) traced on ``example`` to ``path`` with ``meta`` as metadata, reload it
     in onnxruntime and return the max abs difference from ``model`` on the clips ``check``."""
     require_onnx()
     model = model.eval()
     batch = torch.export.Dim("batch")
-    with torch.no_grad():
+    with torch.no_grad(), quiet_exporter():
         program = torch.onnx.export(model, (example,), dynamo=True, verbose=False, input_names=[INPUT],
                                     output_names=[OUTPUT], dynamic_shapes=({0: batch},))
     program.model.metadata_props[METADATA] = json.dumps(meta)

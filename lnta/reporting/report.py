@@ -33,15 +33,19 @@ METHODS = {"PatchAnomaly": "patch", "SkipFrame": "skip", "ReverseClip": "reverse
            "ShuffleClip": "shuffle"}
 #: Models named in the method ("memae skip"); the reference conv AE goes unnamed.
 MODELS = {"ConvAE3D": "", "MemAE": "memae"}
+#: A run's real training length ("20 steps", "3 epochs": from its metrics.json), shown instead of the configured
+#: trainer.max_epochs / max_steps / limit_train_batches, which say little alone (a 20-step run of "epochs=60").
+LENGTH = "length"
 #: Short names of config values that often differ between runs (the rest are shown by their path).
 NAMES = {**{path: name for name, path in AXES.items()}, "data.image_size": "image_size", "model.width": "width",
          "trainer.max_epochs": "epochs", "trainer.max_steps": "steps", "trainer.limit_train_batches": "batches",
-         "data.batch_size": "batch", "optimizer.lr": "lr", "data.clip_len": "clip_len"}
+         "data.batch_size": "batch", "optimizer.lr": "lr", "data.clip_len": "clip_len", LENGTH: "length"}
 #: Config values that do not change a run's numbers: where files are, how much is printed or kept.
 IGNORED = ("seed", "task_name", "tags", "ckpt_path", "test_after_fit", "paths.", "logger.", "callbacks.", "hydra.",
            "data.root", "data.cache_dir", "data.num_workers", "data.eval_batch_size", "trainer.default_root_dir",
-           "trainer.enable_progress_bar", "trainer.log_every_n_steps", "trainer.enable_model_summary")
-RUN_FIELDS = ["run", "experiment", "dataset", "model", "method", "setting", *AXES, "seed", "auc_last", "auc_oracle",
+           "trainer.enable_progress_bar", "trainer.log_every_n_steps", "trainer.enable_model_summary",
+           "trainer.max_epochs", "trainer.max_steps", "trainer.limit_train_batches")  # these three: LENGTH
+RUN_FIELDS = ["run", "experiment", "dataset", "model", "method", "setting", *AXES, "seed", "length", "auc_last", "auc_oracle",
               "oracle_epoch", "pixel_auc_last"]
 
 
@@ -147,22 +151,40 @@ def read_run(run: Path) -> dict:
            "model": model or "conv_ae3d", "method": f"{model} {method}" if model else method,
            "seed": value("seed"), "config": _flat(cfg)}
     row.update({k: (_shown(value(path)) if method != "baseline" else None) for k, path in AXES.items()})
+    file = run / "metrics.json"
+    metrics = _read_metrics(file) if file.is_file() else {}
+    row["length"] = row["config"][LENGTH] = _length(metrics, value)
     epochs = read_epoch_table(run)
     if epochs:
         last, best = select_epoch(epochs, "last"), select_epoch(epochs, "oracle")
         row.update(auc_last=_number(last["auc_micro"]), auc_oracle=_number(best["auc_micro"]),
                    oracle_epoch=best["epoch"], pixel_auc_last=_number(last["pixel_auc"]))
     else:  # the oracle needs every epoch's AUC (epochs.csv): None, an empty cell (see ORACLE_NOTE)
-        file = run / "metrics.json"
-        try:
-            metrics = json.loads(file.read_text())
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{file}: not readable as JSON ({exc.__class__.__name__})") from None
-        if not isinstance(metrics, dict):
-            raise DataError(f"{file}: expected a JSON object of metrics")
+        metrics = _read_metrics(file)
         row.update(auc_last=_metric(metrics, "auc_micro", file, required=True), auc_oracle=None, oracle_epoch=None,
                    pixel_auc_last=_metric(metrics, "pixel_auc", file))
     return row
+
+
+def _read_metrics(file: Path) -> dict:
+    try:
+        metrics = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{file}: not readable as JSON ({exc.__class__.__name__})") from None
+    if not isinstance(metrics, dict):
+        raise DataError(f"{file}: expected a JSON object of metrics")
+    return metrics
+
+
+def _length(metrics: dict, value) -> str:
+    """How long a run trained: ``N steps`` where ``trainer.max_steps`` stopped it, else ``N epochs``, from its
+    ``metrics.json`` (``global_step``, ``epoch`` counted from 0); the configured length where it has none."""
+    step, epoch = metrics.get("global_step"), metrics.get("epoch")
+    max_steps = value("trainer.max_steps")
+    limited = isinstance(max_steps, int) and max_steps > 0
+    if isinstance(step, int) and isinstance(epoch, int):
+        return f"{step} steps" if limited and step >= max_steps else f"{epoch + 1} epochs"
+    return f"{max_steps} steps (configured)" if limited else f"{value('trainer.max_epochs')} epochs (configured)"
 
 
 def _number(value) -> float | None:
@@ -203,9 +225,17 @@ def _name(key: str) -> str:
     return NAMES.get(key, key)
 
 
+def _short_names(keys: list[str]) -> dict[str, str]:
+    """Label names of ``keys``: :data:`NAMES`, else the last part of the path where no other key ends the same."""
+    last = [k.rsplit(".", 1)[-1] for k in keys]
+    return {k: NAMES.get(k) or (tail if last.count(tail) == 1 else k) for k, tail in zip(keys, last)}
+
+
 def _context(row: dict, keys: list[str]) -> str:
     """The values of the differing keys outside ``anomaly`` (the setting the method runs in)."""
-    return " ".join(f"{_name(k)}={row['config'].get(k)}" for k in keys if not k.startswith("anomaly."))
+    names = _short_names(keys)
+    return " ".join(row["config"][k] if k == LENGTH else f"{names[k]}={row['config'].get(k)}"
+                    for k in sorted(keys, key=lambda k: k == LENGTH) if not k.startswith("anomaly."))  # length last
 
 
 def annotate(rows: list[dict]) -> dict:

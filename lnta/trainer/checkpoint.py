@@ -199,6 +199,11 @@ MAY_CHANGE = ("data.root", "data.cache_dir", "data.num_workers", "data.backend",
               "data.on_device", "data.device_memory_fraction", "anomaly.intruder.path", "anomaly.types.*.intruder.path")
 
 
+#: Keys that older stored configs lack, with the value that meant what their absence meant (``anomaly=none``
+#: gained ``p: 0`` so that sweeps over anomaly types compose): a resume of such a run is no change.
+ADDED_KEYS = {"anomaly.p": 0}
+
+
 def _flat(node, prefix: str = "") -> dict:
     if isinstance(node, dict):
         return {k: v for key, value in node.items() for k, v in _flat(value, f"{prefix}{key}.").items()}
@@ -211,6 +216,7 @@ def training_changes(stored: dict, config: dict) -> list[tuple[str, object, obje
     import fnmatch
 
     old, new = _flat(stored), _flat(config)
+    old.update({k: v for k, v in ADDED_KEYS.items() if k not in old and new.get(k) == v})
     changes = []
     for key in sorted(set(old) | set(new)):
         if not any(key == s or key.startswith(f"{s}.") for s in TRAINING_SETTINGS):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import run_cli
+from tests.conftest import one_error, run_cli
 from tests.unit.anomaly.test_intruders import _write_cifar100, _write_frames, _write_images
 
 pytestmark = pytest.mark.slow
@@ -121,6 +121,20 @@ def test_visualize_without_intruders_falls_back_to_synthetic(tmp_path, tiny):
     assert out.stat().st_size > 10_000
     log = result.stdout + result.stderr
     assert log.count("using the synthetic intruders") == 1, log[-2000:]
+
+
+def test_a_cifar_release_without_the_train_split_names_the_split_it_has(tmp_path, tiny):
+    """Issue 25 item 6: CIFAR-10 with only its test batch; the error suggests anomaly.intruder.split=test."""
+    import pickle
+
+    folder = tmp_path / "cifar" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump({b"data": np.zeros((4, 3072), np.uint8), b"labels": [0, 1, 2, 3]}, f)
+    result = run_cli("lnta.train", "+experiment=synthetic_patch", "anomaly.intruder.source=auto",
+                     f"anomaly.intruder.path={tmp_path / 'cifar'}",
+                     *tiny, check=False)
+    assert one_error(result).endswith("it has the 'test' split: set anomaly.intruder.split=test")
 
 
 def test_missing_intruder_source_is_one_line(tmp_path, tiny):

@@ -58,3 +58,18 @@ def test_bad_trial_name_is_one_line_exit_2():
     result = run_cli("lnta.bench", "--trials", "train:nope", check=False)
     assert result.returncode == 2 and "unknown trial train:nope" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_help_does_not_import_torch():
+    """Issue 25 item 7: ``lnta-bench --help`` took 11.4 s, importing torch and Lightning to print its options.
+    Asserted on what it imports (not a wall-clock bound): neither torch nor the measurements."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    probe = ("import runpy, sys\nsys.argv = ['lnta.bench', '--help']\ntry:\n"
+             "    runpy.run_module('lnta.bench', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print('imported:', sorted(m for m in ('torch', 'lnta.benchmark.suite') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert "--trials" in result.stdout and "imported: []" in result.stdout, result.stdout + result.stderr

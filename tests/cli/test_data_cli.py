@@ -48,6 +48,7 @@ def test_prepare_then_train_avenue_from_the_cache(tmp_path):
     assert (result.stdout + result.stderr).count("memory-mapped from the prepared cache") == 2
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["label_source"] == "masks" and metrics["dataset"] == "avenue"
+    assert metrics["labels_from"] == "derived from pixel masks: a frame is anomalous where any mask pixel is set"
 
 
 def test_misaligned_labels_stop_prepare_with_one_line(tmp_path):

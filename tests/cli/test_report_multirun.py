@@ -100,15 +100,33 @@ def test_report_groups_settings_and_plots_each_swept_hyperparameter(tmp_path):
     assert not list(out.glob("auc_vs_alpha*"))  # alpha did not vary
 
 
-def _fake_run_with(path, seed: int, auc: float, image_size=32, width=0.125, epochs=2, anomaly=None):
-    """A hand-made run folder whose data, model and trainer settings are given."""
+def _fake_run_with(path, seed: int, auc: float, image_size=32, width=0.125, epochs=2, anomaly=None, max_steps=-1,
+                   steps_run=None):
+    """A hand-made run folder whose data, model and trainer settings are given; it trained ``epochs`` epochs of
+    10 steps, or ``steps_run`` steps (``max_steps`` stopped it)."""
     (path / ".hydra").mkdir(parents=True)
     OmegaConf.save({"task_name": "train", "seed": seed, "data": {"name": "ped2", "image_size": image_size,
                                                                  "root": f"/data/{seed}"},
-                    "model": {"width": width}, "trainer": {"max_epochs": epochs, "enable_progress_bar": seed == 0},
+                    "model": {"width": width}, "trainer": {"max_epochs": epochs, "max_steps": max_steps,
+                                                           "enable_progress_bar": seed == 0},
                     "paths": {"output_dir": str(path)}, "anomaly": anomaly or {"name": "none"}},
                    path / ".hydra" / "config.yaml")
-    (path / "metrics.json").write_text(json.dumps({"auc_micro": auc}))
+    step = steps_run or 10 * epochs
+    (path / "metrics.json").write_text(json.dumps({"auc_micro": auc, "global_step": step, "epoch": (step - 1) // 10}))
+
+
+def test_report_labels_say_how_long_each_run_trained(tmp_path):
+    """Issue 25 item 7: a 20-step run of max_epochs=60 is '20 steps', not 'epochs=60'; labels stay short."""
+    _fake_run_with(tmp_path / "runs" / "a", 0, 0.80, epochs=60, max_steps=20, steps_run=20)
+    _fake_run_with(tmp_path / "runs" / "b", 0, 0.90, epochs=3)
+    _fake_run_with(tmp_path / "runs" / "c", 1, 0.70, epochs=3, width=0.5)
+    out = tmp_path / "report"
+    report_main([str(tmp_path / "runs"), "--out", str(out)])
+    settings = {r["run"].rsplit("/", 1)[-1]: r["setting"] for r in _read_csv(out / "runs.csv")}
+    assert settings == {"a": "baseline [width=0.125 20 steps]", "b": "baseline [width=0.125 3 epochs]",
+                        "c": "baseline [width=0.5 3 epochs]"}
+    assert {r["length"] for r in _read_csv(out / "runs.csv")} == {"20 steps", "3 epochs"}
+    assert "epochs=60" not in (out / "report.md").read_text()
 
 
 def test_report_never_pools_runs_that_differ_in_more_than_the_seed(tmp_path, capsys):
@@ -126,16 +144,16 @@ def test_report_never_pools_runs_that_differ_in_more_than_the_seed(tmp_path, cap
         report_main([str(tmp_path / "runs"), "--out", str(out)])
     table = {r["setting"]: r for r in _read_csv(out / "table.csv") if r["protocol"] == "last"}
     assert set(table) == {
-        "baseline [image_size=32 width=0.125 epochs=2]", "baseline [image_size=32 width=0.125 epochs=4]",
-        "baseline [image_size=64 width=0.5 epochs=2]", "patch p=0.2 [image_size=32 width=0.125 epochs=2]",
-        "patch p=0.4 [image_size=32 width=0.125 epochs=2]", "patch [image_size=64 width=0.5 epochs=2]"}
-    longer = table["baseline [image_size=32 width=0.125 epochs=4]"]
+        "baseline [image_size=32 width=0.125 2 epochs]", "baseline [image_size=32 width=0.125 4 epochs]",
+        "baseline [image_size=64 width=0.5 2 epochs]", "patch p=0.2 [image_size=32 width=0.125 2 epochs]",
+        "patch p=0.4 [image_size=32 width=0.125 2 epochs]", "patch [image_size=64 width=0.5 2 epochs]"}
+    longer = table["baseline [image_size=32 width=0.125 4 epochs]"]
     assert (longer["n"], longer["seeds"]) == ("2", "0 1") and float(longer["mean"]) == pytest.approx(0.87)
-    assert table["baseline [image_size=32 width=0.125 epochs=2]"]["n"] == "1"
+    assert table["baseline [image_size=32 width=0.125 2 epochs]"]["n"] == "1"
     md = (out / "report.md").read_text()
     assert "## What differs between the settings" in md
     for line in ("- `method`: baseline, patch", "- `data.image_size` (image_size): 32, 64", "- `model.width` (width): 0.125, 0.5",
-                 "- `trainer.max_epochs` (epochs): 2, 4", "- `anomaly.p` (p): 0.2, 0.4, None"):
+                 "- `length`: 2 epochs, 4 epochs", "- `anomaly.p` (p): 0.2, 0.4, None"):
         assert line in md, md
     assert "data.root" not in md and "enable_progress_bar" not in md and "`seed`" not in md
     assert "_target_" not in md and "anomaly.name" not in md

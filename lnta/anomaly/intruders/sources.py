@@ -79,8 +79,11 @@ def load_cifar(path: Path, split: str = "train") -> np.ndarray:
     path = Path(path)
     files = [path] if path.is_file() else _cifar_files(path, split)
     if not files:
+        other = "test" if split == "train" else "train"
+        hint = (f"; it has the '{other}' split: set anomaly.intruder.split={other}"
+                if files is not None and _cifar_files(path, other) else "")
         raise DataError(f"{path}: no CIFAR '{split}' split here (expected cifar-100-python/{split} "
-                        f"or cifar-10-batches-py/{'data_batch_*' if split == 'train' else 'test_batch'})")
+                        f"or cifar-10-batches-py/{'data_batch_*' if split == 'train' else 'test_batch'}){hint}")
     return np.concatenate([_read_cifar_pickle(f) for f in files])
 
 

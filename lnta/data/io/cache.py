@@ -48,15 +48,19 @@ def cache_path(root: Path, image_size, cache_dir: str | None = None) -> Path:
     return Path(cache_dir or Path(root) / "lnta_cache").expanduser() / f"{height}x{width}"
 
 
-def _write_split(path: Path, videos: list[tuple[str, Path]], size, backend: str) -> list[int]:
+def _write_split(path: Path, videos: list[tuple[str, Path]], size, backend: str, split: str = "") -> list[int]:
+    """Decode ``videos`` into ``path``; one progress line per video (a long decode shows where it is)."""
     lengths = []
+    start = time.monotonic()
     with open(path, "wb") as out:
-        for _, source in videos:
+        for i, (name, source) in enumerate(videos, 1):
             count = 0
             for frames in resized_chunks(source, size, backend):
                 np.ascontiguousarray(frames).tofile(out)
                 count += len(frames)
             lengths.append(count)
+            log.info("%s %d/%d: video %s, %d frames (%.1f s so far)", split or path.stem, i, len(videos), name,
+                     count, time.monotonic() - start)
     return lengths
 
 
@@ -108,7 +112,7 @@ def build_cache(dest: Path, splits: dict[str, list[tuple[str, Path]]], image_siz
         index = {"version": CACHE_VERSION, "image_size": list(size), "splits": {}}
         for split, videos in splits.items():
             fingerprints = [source_fingerprint(p) for _, p in videos]  # before decoding: a later change shows
-            lengths = _write_split(tmp / f"{split}.u8", videos, size, backend)
+            lengths = _write_split(tmp / f"{split}.u8", videos, size, backend, split)
             index["splits"][split] = {"names": [n for n, _ in videos], "lengths": lengths,
                                       "sources": [str(p) for _, p in videos], "fingerprints": fingerprints}
             if verify is not None:

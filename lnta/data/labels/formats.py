@@ -5,6 +5,7 @@ masks give a frame label of 1 where any pixel of the frame's mask is set.
 """
 from __future__ import annotations
 
+import functools
 import re
 import zipfile
 from pathlib import Path
@@ -44,12 +45,30 @@ def mat_variables(path: Path) -> list[str]:
         raise DataError(f"{path}: unreadable .mat file ({exc.__class__.__name__}: {exc})") from None
 
 
-def load_interval_mat(path: Path) -> list[np.ndarray]:
-    """``ped2.mat`` / ``avenue.mat``: the ``gt`` cell, one (2, K) interval array per test video."""
+def _file_key(path: Path) -> tuple[str, int, int]:
+    """A file's identity for the parse caches: its resolved path, size and modification time (a rewritten
+    file is parsed again)."""
+    path = Path(path).resolve()
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise DataError(f"{path}: unreadable .mat file ({exc.strerror or exc})") from None
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=256)
+def _interval_mat(key: tuple[str, int, int]) -> tuple[np.ndarray, ...]:
+    path = Path(key[0])
     data = _loadmat(path)
     if "gt" not in data:
         raise DataError(f"{path}: no 'gt' variable (expected a cell of 2xK 1-based [start; end] intervals)")
-    return [np.asarray(cell, dtype=np.int64).reshape(2, -1) for cell in np.ravel(data["gt"])]
+    return tuple(np.asarray(cell, dtype=np.int64).reshape(2, -1) for cell in np.ravel(data["gt"]))
+
+
+def load_interval_mat(path: Path) -> list[np.ndarray]:
+    """``ped2.mat`` / ``avenue.mat``: the ``gt`` cell, one (2, K) interval array per test video (parsed once
+    per process and file version)."""
+    return [a.copy() for a in _interval_mat(_file_key(path))]
 
 
 def load_ucsd_m(path: Path) -> list[np.ndarray]:
@@ -68,12 +87,19 @@ def load_ucsd_m(path: Path) -> list[np.ndarray]:
     return videos
 
 
-def load_vollabel(path: Path) -> np.ndarray:
-    """An Avenue ``{N}_label.mat``: ``volLabel`` (1xT cell of masks) to T frame labels."""
+@functools.lru_cache(maxsize=256)
+def _vollabel(key: tuple[str, int, int]) -> np.ndarray:
+    path = Path(key[0])
     data = _loadmat(path)
     if "volLabel" not in data:
         raise DataError(f"{path}: no 'volLabel' variable (expected a 1xT cell of pixel masks)")
     return np.array([np.asarray(mask).any() for mask in np.ravel(data["volLabel"])], np.uint8)
+
+
+def load_vollabel(path: Path) -> np.ndarray:
+    """An Avenue ``{N}_label.mat``: ``volLabel`` (1xT cell of masks) to T frame labels. Parsed once per process
+    and file version (the 21 Avenue files take ~20 s): every later call is a copy of that parse."""
+    return _vollabel(_file_key(path)).copy()
 
 
 def load_mask_folder(folder: Path) -> np.ndarray:

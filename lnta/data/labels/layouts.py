@@ -14,6 +14,7 @@ and interval files ``<name>.mat`` (``gt``) beside any of them.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,14 @@ from typing import Callable
 import numpy as np
 
 from lnta.data.labels import formats as fmt
+from lnta.data.labels.known import KNOWN
 from lnta.data.io.frames import frame_sort_key, list_videos
 from lnta.io import is_macos_metadata
 from lnta.data.labels.labels import find_label_file, load_frame_labels, split_labels
 from lnta.data.io.video import VIDEO_SUFFIXES
 from lnta.errors import DataError
+
+log = logging.getLogger(__name__)
 
 LABEL_SOURCES = ("auto", "npy", "intervals", "masks")
 _NUMBER = re.compile(r"\d+")
@@ -116,14 +120,62 @@ def _position_order(source: LabelSource, names: list[str], what: str) -> None:
         "numbers. Check how the file was made, or use per-video labels (data.labels=FOLDER)")
 
 
-def _npy_source(path: Path, per_video: LabelSource | None = None) -> LabelSource:
+def published_indices(dataset: str, names: list[str], lengths: list[int], source: str) -> list[int] | None:
+    """The positions of the test videos ``names`` in ``dataset``'s published test split (Avenue, ShanghaiTech),
+    matched by :func:`video_key` (``1`` ~ ``01``); None when the dataset's names are not known, the split is
+    complete, or a name identifies no published video. A named video with another frame count than published
+    is an error: labels of the published video cannot be its labels."""
+    known = KNOWN.get(dataset, {}).get("test", {})
+    if "names" not in known or len(names) == len(known["names"]):
+        return None
+    index = {video_key(n): i for i, n in enumerate(known["names"])}
+    if any(video_key(n) not in index for n in names):
+        return None
+    positions = [index[video_key(n)] for n in names]
+    for name, length, i in zip(names, lengths, positions):
+        if length != known["lengths"][i]:
+            raise DataError(f"{source}: holds the full {dataset} test split, but test video {name} has {length} "
+                            f"frames and the published {known['names'][i]} has {known['lengths'][i]}; its "
+                            "labels cannot be sliced out (use per-video labels: data.labels=FOLDER)")
+    return positions
+
+
+def published_slices(dataset: str, names: list[str], lengths: list[int], total: int,
+                     source: str) -> list[tuple[int, int]] | None:
+    """Where each of the test videos ``names`` lies in a label file of ``total`` frames that holds the whole
+    published test split of ``dataset``, concatenated in the published order (:func:`published_indices`);
+    None when ``total`` is not that split's frame count or the names do not identify the videos."""
+    known = KNOWN.get(dataset, {}).get("test", {})
+    if "lengths" not in known or total != sum(known["lengths"]):
+        return None
+    positions = published_indices(dataset, names, lengths, source)
+    if positions is None:
+        return None
+    starts = np.cumsum([0, *known["lengths"]])
+    return [(int(starts[i]), int(starts[i + 1])) for i in positions]
+
+
+def _npy_source(path: Path, per_video: LabelSource | None = None, dataset: str = "") -> LabelSource:
     """Concatenated frame labels, split over the videos in their numeric name order. Where the dataset
     also has per-video labels (``per_video``) and the videos' text order differs, the split is checked
-    against them: labels concatenated in text order are refused."""
+    against them: labels concatenated in text order are refused. A file of the whole published test split
+    of ``dataset`` (e.g. Avenue's 15324 frames) beside part of it is sliced to the videos present, which
+    their names identify (:func:`published_slices`)."""
     source = LabelSource("npy", path, lambda names, lengths: {})
 
     def load(names, lengths):
         flat = load_frame_labels(path)
+        slices = published_slices(dataset, list(names), list(lengths), len(flat), str(path)) \
+            if len(flat) != sum(lengths) else None
+        if slices is not None:
+            known = KNOWN[dataset]["test"]
+            source.order = (f"sliced by video name from the full {dataset} test split ({len(known['names'])} "
+                            f"videos, {len(flat)} frames) to the {len(names)} present ({_shown(list(names))})")
+            source.order_warning = ""
+            log.info("%s: labels of the full %s test split (%d videos, %d frames); sliced to the %d test videos "
+                     "present, identified by their names (%s)", path, dataset, len(known["names"]), len(flat),
+                     len(names), _shown(list(names)))
+            return {n: flat[a:b] for n, (a, b) in zip(names, slices)}
         labels = split_labels(flat, names, lengths, str(path))
         _position_order(source, list(names), "labels concatenated")
         if not source.order_warning or per_video is None:
@@ -148,9 +200,21 @@ def _npy_source(path: Path, per_video: LabelSource | None = None) -> LabelSource
     return source
 
 
-def _interval_source(path: Path) -> LabelSource:
+def _interval_source(path: Path, dataset: str = "") -> LabelSource:
+    """Intervals per test video, matched by position; those of the whole published test split of ``dataset``
+    (``avenue.mat``: 21 videos) beside part of it are picked by the videos' names (:func:`published_indices`)."""
     def load(names, lengths):
         intervals = fmt.load_ucsd_m(path) if path.suffix == ".m" else fmt.load_interval_mat(path)
+        known = KNOWN.get(dataset, {}).get("test", {})
+        positions = published_indices(dataset, list(names), list(lengths), str(path)) \
+            if len(intervals) != len(names) and len(intervals) == len(known.get("names", ())) else None
+        if positions is not None:
+            source.order = (f"picked by video name from the full {dataset} test split ({len(intervals)} videos): "
+                            f"the {len(names)} present ({_shown(list(names))})")
+            log.info("%s: intervals of the full %s test split (%d videos); picked for the %d test videos present, "
+                     "identified by their names (%s)", path, dataset, len(intervals), len(names), _shown(list(names)))
+            return {n: fmt.intervals_to_labels(intervals[i], length, f"{path} (video {n})")
+                    for n, i, length in zip(names, positions, lengths)}
         if len(intervals) != len(names):
             raise DataError(f"{path}: intervals for {len(intervals)} videos but the test split has "
                             f"{len(names)} videos (intervals match videos by position; for part of a "
@@ -209,8 +273,9 @@ def _mask_source(root: Path, test_dir: Path) -> LabelSource | None:
     return None
 
 
-def label_file_source(path: Path) -> LabelSource:
-    """An explicit ``data.labels``: a ``.npy`` of concatenated frame labels, a ``.mat`` of ``gt``
+def label_file_source(path: Path, dataset: str = "") -> LabelSource:
+    """An explicit ``data.labels``: a ``.npy`` of concatenated frame labels (the whole published test split of
+    ``dataset`` is sliced to the videos present, see :func:`published_slices`), a ``.mat`` of ``gt``
     intervals or of one video's ``volLabel`` masks (``{N}_label.mat``), a UCSD ``.m`` list, or a
     folder of per-video label files (matched to the videos by name)."""
     path = Path(path).expanduser()
@@ -225,11 +290,11 @@ def label_file_source(path: Path) -> LabelSource:
     if not path.is_file():
         raise DataError(f"data.labels={path}: file or folder not found (expected {expected})")
     if path.suffix == ".npy":
-        return _npy_source(path)
+        return _npy_source(path, dataset=dataset)
     if path.suffix == ".mat" and "volLabel" in fmt.mat_variables(path):
         return _keyed_source(path, lambda: {path.stem: fmt.load_vollabel(path)})
     if path.suffix in (".mat", ".m"):
-        return _interval_source(path)
+        return _interval_source(path, dataset)
     raise DataError(f"data.labels={path}: expected {expected}")
 
 
@@ -237,18 +302,18 @@ def _find_labels(root: Path, test_dir: Path, name: str) -> dict[str, LabelSource
     sources: dict[str, LabelSource] = {}
     npy = sorted(root.glob("frame_labels*.npy"))
     if len(npy) == 1:
-        sources["npy"] = _npy_source(npy[0])
+        sources["npy"] = _npy_source(npy[0], dataset=name)
     elif npy:  # ambiguous: find_label_file raises its error once npy labels are asked for
         sources["npy"] = LabelSource("npy", root, lambda names, lengths: find_label_file(root))
     candidates = (root / f"{name}.mat", *_files(test_dir, "*.m"), *_files(root, "*.m"))
     intervals = [p for p in candidates if p.is_file()]
     if intervals:
-        sources["intervals"] = _interval_source(intervals[0])
+        sources["intervals"] = _interval_source(intervals[0], name)
     masks = _mask_source(root, test_dir)
     if masks:
         sources["masks"] = masks
         if len(npy) == 1:
-            sources["npy"] = _npy_source(npy[0], per_video=masks)
+            sources["npy"] = _npy_source(npy[0], per_video=masks, dataset=name)
     return sources
 
 

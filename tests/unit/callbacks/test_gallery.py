@@ -1,6 +1,9 @@
 """Pictures of the pseudo anomalies: the grid rows and the start-of-training callback."""
 from types import SimpleNamespace
 
+import numpy as np
+import pytest
+
 import torch
 from PIL import Image
 
@@ -52,3 +55,24 @@ def test_callback_writes_logs_and_leaves_training_draws_unchanged(tmp_path):
     assert logger.logged == [("pseudo_anomalies", [str(png)])]
     callback.on_train_batch_start(trainer, module, _batch(), 1)
     assert len(logger.logged) == 1                                     # only once
+
+
+@pytest.mark.parametrize("n_rows", [1, 3, 10])
+def test_the_grid_title_does_not_overlap_the_column_headers(tmp_path, monkeypatch, n_rows):
+    """Issue 25 item 7: tight_layout ignores a suptitle, so lnta.visualize's title was drawn over 'frame 0'..."""
+    import matplotlib.pyplot as plt
+
+    from lnta.callbacks.gallery import save_grid
+
+    figures = []
+    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig))
+    rows = [(f"row {r}", np.zeros((16, 32, 32), np.float32)) for r in range(n_rows)]
+    save_grid(tmp_path / "grid.png", rows, [0, 5, 10, 15],
+              title="synthetic: a training clip and its pseudo anomalies, intruder synthetic textures")
+    fig = figures[0]
+    renderer = fig.canvas.get_renderer()
+    title = fig._suptitle.get_window_extent(renderer)
+    headers = [ax.title.get_window_extent(renderer) for ax in fig.axes[:4]]
+    assert all(title.y0 >= h.y1 for h in headers), (title, headers)
+    assert title.y1 <= fig.bbox.height  # and the title is inside the figure
+    plt.close(fig)

@@ -83,6 +83,7 @@ def test_datamodule_records_the_label_choice(tmp_path):
     dm = VideoDataModule(str(tmp_path), name="avenue", image_size=fr.SIZE, label_source="masks")
     dm.store("test")
     assert dm.label_info == {"label_source": "masks",
+                             "labels_from": "derived from pixel masks: a frame is anomalous where any mask pixel is set",
                              "labels_file": str(tmp_path / "ground_truth_demo" / "testing_label_mask"),
                              "labels_ignored": [], "labels_order": "by video name"}
     with pytest.raises(DataError, match="data.label_source=npy: no npy test labels under"):
@@ -200,3 +201,88 @@ def test_intervals_matched_by_position_warn_where_the_text_order_differs(tmp_pat
     assert dm.label_info["labels_order"] == "intervals matched to videos in numeric name order (1, 2, 10)"
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "their text order (1, 10, 2) differs" in warnings[0]
+
+
+def _partial_avenue(root, present: dict[str, int], labels_file: bool = True):
+    """An Avenue release holding only the test videos ``present`` (published name -> frames), with the full
+    published (1, 15324) frame-label file beside it (frame i labelled i % 3 == 0, so each slice is known)."""
+    fr.avenue_release(root, [20], list(present.values()))
+    for v, name in reversed(list(enumerate(present))):  # 01.avi -> its published name
+        (root / "testing_videos" / f"{v + 1:02d}.avi").rename(root / "testing_videos" / f"{name}.avi")
+    (root / "avenue.mat").unlink()
+    import shutil
+    shutil.rmtree(root / "ground_truth_demo")
+    full = (np.arange(15324) % 3 == 0).astype(np.uint8)
+    if labels_file:
+        np.save(root / "frame_labels_avenue.npy", full[None])
+    return full
+
+
+def test_a_full_length_label_file_is_sliced_to_the_test_videos_present(tmp_path, caplog):
+    """Issue 25: frame_labels_avenue.npy (all 21 test videos) beside 2 of them is sliced by their names."""
+    from lnta.data.labels.known import KNOWN
+
+    full = _partial_avenue(tmp_path, {"08": 36, "21": 76})
+    dm = VideoDataModule(str(tmp_path), name="avenue", image_size=fr.SIZE)
+    with caplog.at_level("INFO"):
+        dm.check_test_early()
+    starts = np.cumsum([0, *KNOWN["avenue"]["test"]["lengths"]])
+    np.testing.assert_array_equal(dm.test_labels["08"], full[starts[7]:starts[8]])
+    np.testing.assert_array_equal(dm.test_labels["21"], full[starts[20]:starts[21]])
+    assert "sliced to the 2 test videos present, identified by their names (08, 21)" in caplog.text
+    assert dm.label_info["labels_order"].startswith("sliced by video name from the full avenue test split")
+    # an explicit data.labels is sliced the same way; a present video of another length is named
+    (tmp_path / "frame_labels_avenue.npy").rename(tmp_path / "all.npy")
+    dm = VideoDataModule(str(tmp_path), name="avenue", image_size=fr.SIZE, labels=str(tmp_path / "all.npy"))
+    dm.check_test_early()
+    np.testing.assert_array_equal(dm.test_labels["21"], full[starts[20]:])
+    (tmp_path / "testing_videos" / "21.avi").rename(tmp_path / "testing_videos" / "20.avi")  # 76 frames, not 273
+    dm = VideoDataModule(str(tmp_path), name="avenue", image_size=fr.SIZE, labels=str(tmp_path / "all.npy"))
+    with pytest.raises(DataError, match="test video 20 has 76 frames and the published 20 has 273"):
+        dm.check_test_early()
+
+
+def test_a_full_length_label_file_is_refused_where_names_do_not_identify_the_videos(tmp_path):
+    _partial_avenue(tmp_path, {"08": 36, "21": 76})
+    (tmp_path / "testing_videos" / "21.avi").rename(tmp_path / "testing_videos" / "clip_b.avi")
+    dm = VideoDataModule(str(tmp_path), name="avenue", image_size=fr.SIZE)
+    with pytest.raises(DataError, match="15324 frame labels but the 2 test videos have 112 frames"):
+        dm.check_test_early()
+
+
+def test_mask_derived_labels_are_named_and_mat_files_read_once(tmp_path, monkeypatch, caplog):
+    """Issue 25: the Avenue fallback to mask labels says so (they differ from the published interval labels),
+    and every {N}_label.mat is parsed once per process, however often the labels are checked."""
+    fr.avenue_release(tmp_path, [20], [20, 19])
+    (tmp_path / "avenue.mat").unlink()
+    reads = []
+    real = fmt._loadmat
+    monkeypatch.setattr(fmt, "_loadmat", lambda path: reads.append(path) or real(path))
+    fmt._vollabel.cache_clear()
+    dm = VideoDataModule(str(tmp_path), name="avenue", image_size=fr.SIZE)
+    with caplog.at_level("INFO"):
+        dm.check_test_early()
+        dm.store("test")  # checks the labels against the decoded frames: no second parse, no second warning
+        VideoDataModule(str(tmp_path), name="avenue", image_size=fr.SIZE).check_test_early()
+    assert len(reads) == 2  # 1_label.mat, 2_label.mat
+    assert dm.label_info["labels_from"] == "derived from pixel masks: a frame is anomalous where any mask pixel is set"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "pixel masks" in r.getMessage()]
+    assert len(warnings) == 2 and "published Avenue numbers use the interval labels" in warnings[0]
+    assert caplog.text.count("published frame counts not checked") == 2  # once per data module
+
+
+def test_the_full_avenue_intervals_are_picked_for_the_test_videos_present(tmp_path, caplog):
+    """avenue.mat holds the intervals of all 21 test videos; beside 2 of them, they are picked by name."""
+    from lnta.data.labels.known import KNOWN
+
+    full = _partial_avenue(tmp_path, {"08": 36, "21": 76}, labels_file=False)
+    starts = np.cumsum([0, *KNOWN["avenue"]["test"]["lengths"]])
+    per_video = [full[a:b] for a, b in zip(starts[:-1], starts[1:])]
+    fr.write_interval_mat(tmp_path / "avenue.mat", per_video)
+    dm = VideoDataModule(str(tmp_path), name="avenue", image_size=fr.SIZE)
+    with caplog.at_level("INFO"):
+        dm.check_test_early()
+    assert dm.label_info["label_source"] == "intervals"
+    np.testing.assert_array_equal(dm.test_labels["08"], per_video[7])
+    np.testing.assert_array_equal(dm.test_labels["21"], per_video[20])
+    assert "picked for the 2 test videos present, identified by their names (08, 21)" in caplog.text

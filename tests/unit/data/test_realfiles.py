@@ -52,3 +52,22 @@ def test_shanghaitech_masks_give_40791_frames():
     assert check_known("shanghaitech", "test", [f.stem for f in files], [len(y) for y in per_video], "x")
     np.testing.assert_array_equal(np.concatenate(per_video),
                                   load_frame_labels(folder.parent / "frame_labels_shanghai.npy"))
+
+
+def test_the_full_published_label_files_slice_to_each_videos_own_labels():
+    """Issue 25: the slices that published_slices cuts from the concatenated real files are the per-video
+    labels of the same videos (ShanghaiTech masks; Avenue's mask-derived file against 08's {N}_label.mat)."""
+    from lnta.data.labels.layouts import published_slices
+
+    folder = shared_dataset("shanghaitech_labels", "test_frame_mask")
+    flat = load_frame_labels(folder.parent / "frame_labels_shanghai.npy")
+    names = ["01_0014", "06_0144", "12_0175"]
+    per_video = [load_frame_labels(folder / f"{n}.npy") for n in names]
+    slices = published_slices("shanghaitech", names, [len(y) for y in per_video], len(flat), "x")
+    for (a, b), labels in zip(slices, per_video):
+        np.testing.assert_array_equal(flat[a:b], labels)
+    avenue = shared_dataset("avenue_labels")
+    masks = load_frame_labels(avenue / "frame_labels_avenue_from_masks.npy")
+    (a, b), = published_slices("avenue", ["08"], [36], len(masks), "x")
+    own = fmt.load_vollabel(avenue / "ground_truth_demo" / "testing_label_mask" / "8_label.mat")
+    np.testing.assert_array_equal(masks[a:b], own)

@@ -38,6 +38,9 @@ def test_a_resume_may_extend_and_move_but_not_change_what_is_trained():
     assert training_changes(CONFIG, _with("seed", 1)) == [("seed", 0, 1)]
     assert training_changes(CONFIG, _with("trainer.limit_train_batches", 5)) == [("trainer.limit_train_batches", None, 5)]
     assert training_changes(_with("data.clip_len", KeyError), CONFIG) == [("data.clip_len", "<unset>", 16)]
+    # anomaly=none gained p: 0 (issue 25): a baseline stored before resumes; another p is still a change
+    assert training_changes(CONFIG, _with("anomaly.p", 0)) == []
+    assert training_changes(CONFIG, _with("anomaly.p", 0.1)) == [("anomaly.p", "<unset>", 0.1)]
 
 
 def test_stored_values_pass_the_command_line_rules():
