@@ -13,7 +13,8 @@ Runtime: the IR is compiled for the CPU with the inference precision that ``prec
 the CPU's capabilities: AVX-512 bf16 or AMX), else f32. :func:`load_openvino` returns the reconstruct
 callable that :mod:`lnta.deploy.stream` scores with, the same scoring path as the PyTorch runtime.
 
-``pip install 'lnta[openvino]'``; tested with openvino 2026.4.
+``pip install 'lnta[openvino]'``; tested with openvino 2026.4 and the floor, 2025.0 (2024.0 cannot read
+the IR it writes from this model with torch 2.13: "Attribute and shape size are inconsistent for Const op").
 """
 from __future__ import annotations
 
