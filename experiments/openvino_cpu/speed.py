@@ -6,7 +6,9 @@ OpenVINO (f32; bf16 where the CPU plugin offers it), one timing harness for all 
 
 Each row times what lnta.score does per batch of clips: uint8 clips -> [-1, 1] -> reconstruction -> PSNR of
 the scored frame (:func:`lnta.metrics.protocol.frame_psnr`), on the same random clips, after warm-up calls
-(the compiled row's first call, which compiles, is reported apart). The AE is the reference model at
+(the compiled row's first call, which compiles, is reported apart). Every row is prepared first, then timed
+once per round for ``--rounds`` rounds in a rotated order, so that all rows see the same drifting load of a
+shared machine; each row reports the median over rounds and its median ratio to the exact row's same round. The AE is the reference model at
 ``--width`` (1.0: 5,980,801 parameters) with random weights and trained-like BatchNorm statistics: speed does
 not depend on the weights' values. PyTorch uses ``torch.get_num_threads()`` threads (OMP_NUM_THREADS), OpenVINO
 its default (one stream, every core), both printed.
@@ -21,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from lnta.benchmark.timing import seconds_per_call
@@ -49,9 +52,12 @@ def model(width: float) -> ConvAE3D:
     return ae.eval()
 
 
-def timed(forward, clips, speed, repeats: int) -> dict:
+def prepared(forward, clips, speed) -> tuple:
+    """The timed call of one row (normalise, reconstruct, PSNR of the scored frame) and its first call's seconds
+    (which compiles, for the compiled row)."""
     @torch.inference_mode()
     def run():
+        apply_speed(speed or resolve_speed("exact", "cpu"))
         x = to_unit(clips)
         with autocast(speed, "cpu"):
             out = forward(x)
@@ -59,12 +65,10 @@ def timed(forward, clips, speed, repeats: int) -> dict:
 
     t0 = time.perf_counter()
     run()
-    first = time.perf_counter() - t0
-    seconds = seconds_per_call(run, repeats)
-    return {"frames_per_s": len(clips) / seconds, "ms_per_batch": 1000 * seconds, "first_call_s": first}
+    return run, time.perf_counter() - t0
 
 
-def int8_row(xml: Path, clips: torch.Tensor, repeats: int) -> dict:
+def int8_row(xml: Path, clips: torch.Tensor) -> dict:
     """The IR quantized to INT8 by NNCF (defaults; calibrated on ``clips`` themselves), timed like the others."""
     try:
         import nncf
@@ -82,8 +86,27 @@ def int8_row(xml: Path, clips: torch.Tensor, repeats: int) -> dict:
     quantized.set_rt_info(str(model.get_rt_info(RT_INFO).astype(str)), RT_INFO)
     ov.save_model(quantized, str(xml.with_name("ae_int8.xml")), compress_to_fp16=False)
     forward, _, used = load_openvino(xml.with_name("ae_int8.xml"), "exact")
+    run, first = prepared(forward, clips, None)
     return {"settings": f"OpenVINO CPU, INT8 by nncf {nncf.__version__}, other layers {used}", "quantize_s": quantize_s,
-            **timed(forward, clips, None, repeats)}
+            "first_call_s": first, "run": run}
+
+
+def timed_rows(result: dict, batch: int, rounds: int, repeats: int) -> None:
+    """Time every ready row once per round, the order rotated each round; per row the median frames/s over the
+    rounds (min, max), and the median over rounds of its ratio to the exact row of the same round."""
+    rows = {name: r for name, r in result["rows"].items() if "run" in r}
+    names = list(rows)
+    per_round = {name: [] for name in names}
+    for k in range(rounds):
+        for name in names[k % len(names):] + names[:k % len(names)]:
+            per_round[name].append(batch / seconds_per_call(rows[name]["run"], repeats))
+    for name, r in rows.items():
+        fps = np.array(per_round[name])
+        del r["run"]
+        r.update(frames_per_s=float(np.median(fps)), frames_per_s_min=float(fps.min()),
+                 frames_per_s_max=float(fps.max()), frames_per_s_rounds=fps.tolist(),
+                 vs_exact=float(np.median(fps / np.array(per_round["exact"]))) if "exact" in per_round else float("nan"))
+    result["rounds"] = rounds
 
 
 def main(argv=None) -> dict:
@@ -92,7 +115,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--batch", type=int, default=16, help="clips per call (lnta.score's batch_size default)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed calls, their mean")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per row and round, their mean")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds; each times every row once, in a rotated order (paired under drifting load)")
     parser.add_argument("--rows", default="exact,fast,compiled,openvino_f32,openvino_bf16,openvino_int8",
                         help="openvino_int8 needs nncf (pip install nncf; not an lnta dependency): the IR quantized "
                              "by nncf.quantize on the timed clips (speed only; for the AUC see int8.py)")
@@ -107,8 +132,10 @@ def main(argv=None) -> dict:
 
     def log(name):
         r = result["rows"][name]
-        print(f"  {name:<14} " + (f"{r['frames_per_s']:8.2f} frames/s  {r['ms_per_batch']:9.1f} ms/batch  "
-                                  f"first call {r['first_call_s']:.1f} s" if "frames_per_s" in r else r["note"]),
+        print(f"  {name:<14} " + (f"{r['frames_per_s']:8.2f} frames/s (min {r['frames_per_s_min']:.2f}, max "
+                                  f"{r['frames_per_s_max']:.2f})  x{r['vs_exact']:.2f} vs exact  "
+                                  f"first call {r['first_call_s']:.1f} s" if "frames_per_s" in r else
+                                  r.get("note", f"ready, first call {r.get('first_call_s', 0):.1f} s")),
               file=sys.stderr, flush=True)
 
     for name in ("exact", "fast", "compiled"):
@@ -117,10 +144,9 @@ def main(argv=None) -> dict:
         speed = resolve_speed("exact" if name == "exact" else "fast", "cpu",
                               inference_compile=name == "compiled", image_size=args.size)
         ae = apply_speed(speed, model(args.width))
+        run, first = prepared(inference_forward(speed, ae), clips, speed)
         result["rows"][name] = {"settings": f"{speed.trainer_precision}, channels_last={speed.channels_last}, "
-                                            f"compiled={speed.inference_compile}",
-                                **timed(inference_forward(speed, ae), clips, speed, args.repeats)}
-        apply_speed(resolve_speed("exact", "cpu"))
+                                            f"compiled={speed.inference_compile}", "first_call_s": first, "run": run}
         log(name)
 
     if any(r.startswith("openvino") for r in rows):
@@ -148,12 +174,18 @@ def main(argv=None) -> dict:
                     t0 = time.perf_counter()
                     forward, _, used = load_openvino(Path(tmp) / "ae.xml", precision)
                     compile_s = time.perf_counter() - t0
+                    run, first = prepared(forward, clips, None)
                     result["rows"][name] = {"settings": f"OpenVINO CPU, inference precision {used}",
-                                            "compile_s": compile_s, **timed(forward, clips, None, args.repeats)}
+                                            "compile_s": compile_s, "first_call_s": first, "run": run}
                 log(name)
             if "openvino_int8" in rows:
-                result["rows"]["openvino_int8"] = int8_row(Path(tmp) / "ae.xml", clips, args.repeats)
+                result["rows"]["openvino_int8"] = int8_row(Path(tmp) / "ae.xml", clips)
                 log("openvino_int8")
+            timed_rows(result, len(clips), args.rounds, args.repeats)
+    else:
+        timed_rows(result, len(clips), args.rounds, args.repeats)
+    for name in result["rows"]:
+        log(name)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n")
