@@ -248,6 +248,7 @@ def test_openvino_export_and_score_match_the_pytorch_runtime(trained):
             assert o["flagged"] == t["flagged"]
 
 
+@pytest.mark.slow
 def test_score_runtime_openvino_with_a_wrong_ir_path_is_one_error(tmp_path):
     from PIL import Image
 
