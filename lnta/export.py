@@ -1,11 +1,12 @@
-"""``python -m lnta.export ckpt_path=FILE out=FILE.pt [format=onnx]``: the AE for deployment.
+"""``python -m lnta.export ckpt_path=FILE out=FILE.pt [format=onnx|openvino]``: the AE for deployment.
 
 The file maps a (B, 1, T, H, W) clip in [-1, 1] to its reconstruction and carries ``lnta.json``
 (:mod:`lnta.deploy.metadata`: image size, clip length, scored frame, calibration): as an extra file of
 the TorchScript archive (``format=torchscript``, default; :mod:`lnta.deploy.torchscript`), or as ONNX
-``metadata_props`` (``format=onnx``, :mod:`lnta.deploy.onnx`). The export is checked by reloading it
-(TorchScript; onnxruntime for ONNX) and comparing its reconstructions of random clips with the
-checkpoint's model.
+``metadata_props`` (``format=onnx``, :mod:`lnta.deploy.onnx`), or in the OpenVINO IR's ``rt_info``
+(``format=openvino``, ``out=FILE.xml`` + ``FILE.bin``, :mod:`lnta.deploy.openvino`). The export is checked by
+reloading it (TorchScript; onnxruntime for ONNX; OpenVINO's CPU plugin at f32 for the IR) and comparing its
+reconstructions of random clips with the checkpoint's model.
 """
 from __future__ import annotations
 
@@ -19,14 +20,25 @@ from lnta.errors import ConfigError, DataError
 
 log = logging.getLogger("lnta.export")
 
+FORMATS = ("torchscript", "onnx", "openvino")
+TOLERANCE_KEYS = {"torchscript": "tolerance", "onnx": "onnx_tolerance", "openvino": "openvino_tolerance"}
+CHECKED_BY = {"torchscript": "TorchScript", "onnx": "ONNX, checked with onnxruntime",
+              "openvino": "OpenVINO IR, checked with OpenVINO CPU at f32"}
+
 
 def export(cfg: DictConfig) -> float:
     fmt = cfg.get("format", "torchscript")
-    if fmt not in ("torchscript", "onnx"):
-        raise ConfigError(f"format={fmt}: expected torchscript or onnx")
+    if fmt not in FORMATS:
+        raise ConfigError(f"format={fmt}: expected {', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
     if fmt == "onnx":
         from lnta.deploy.onnx import export_onnx, require_onnx
         require_onnx()  # before any work
+    if fmt == "openvino":
+        from lnta.deploy.openvino import export_openvino, require_openvino
+        require_openvino("format=openvino")  # before any work
+        if Path(cfg.out).suffix != ".xml":
+            raise ConfigError(f"out={cfg.out}: format=openvino writes an IR pair; name the .xml file "
+                              f"(out={Path(cfg.out).with_suffix('.xml')}; the .bin is written beside it)")
     import torch  # here, not at the top: ``--help`` stays fast
 
     from lnta.deploy.metadata import check_clips, metadata
@@ -40,15 +52,18 @@ def export(cfg: DictConfig) -> float:
     size = meta["image_size"]
     example = torch.zeros(1, model.in_channels, meta["clip_len"], size, size)
     if fmt == "torchscript":
-        diff, tolerance = export_torchscript(model, example, Path(cfg.out), meta), cfg.tolerance
-    else:
+        diff = export_torchscript(model, example, Path(cfg.out), meta)
+    elif fmt == "onnx":
         diff = export_onnx(model, example, Path(cfg.out), meta, check_clips(example.shape[1:]))
-        tolerance = cfg.onnx_tolerance
+    else:
+        diff = export_openvino(model, example, Path(cfg.out), meta, check_clips(example.shape[1:]))
+    key = TOLERANCE_KEYS[fmt]
+    tolerance = cfg[key]
     if diff > tolerance:
         raise DataError(f"out={cfg.out}: exported model differs from the checkpoint by {diff:.3g} "
-                        f"(> {'tolerance' if fmt == 'torchscript' else 'onnx_tolerance'}={tolerance})")
+                        f"(> {key}={tolerance})")
     log.info("exported %s -> %s (%s), max abs reconstruction difference %.3g (tolerance %g)", cfg.ckpt_path,
-             cfg.out, "TorchScript" if fmt == "torchscript" else "ONNX, checked with onnxruntime", diff, tolerance)
+             cfg.out, CHECKED_BY[fmt], diff, tolerance)
     return diff
 
 
@@ -59,4 +74,3 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -32,6 +32,19 @@ from lnta.trainer.precision import inference_compile_of, precision_of, resolve_d
 log = logging.getLogger("lnta.score")
 
 CSV_COLUMNS = ["video", "frame", "psnr", "score", "calibrated", "flagged"]
+RUNTIMES = ("pytorch", "openvino")
+
+
+def runtime_of(cfg: DictConfig) -> str:
+    """``runtime``: pytorch (``ckpt_path`` a checkpoint) or openvino (``ckpt_path`` the .xml IR of
+    ``lnta.export format=openvino``); a one-line error for anything else or for an IR given to pytorch."""
+    runtime = str(cfg.get("runtime") or "pytorch")
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"runtime={runtime}: expected pytorch or openvino")
+    if runtime == "pytorch" and str(cfg.ckpt_path).endswith(".xml"):
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: an OpenVINO IR: lnta.score reads it with "
+                          "runtime=openvino (lnta.calibrate needs the checkpoint)")
+    return runtime
 
 
 def _fmt(value) -> str:
@@ -41,24 +54,46 @@ def _fmt(value) -> str:
 class VideoScorer:
     """Scores sources one after another with one model, writing rows as the protocol allows."""
 
-    def __init__(self, cfg: DictConfig, checkpoint: dict, out: Path):
-        trained = checkpoint[CONFIG_KEY]["data"]
+    def __init__(self, cfg: DictConfig, checkpoint: dict | None, out: Path):
+        """``checkpoint``: the loaded ``ckpt_path`` (``runtime=pytorch``); None with ``runtime=openvino``, where
+        ``ckpt_path`` is the IR and its metadata supplies geometry and calibration. The runtime supplies only the
+        reconstruct callable (``self.forward``); everything after it is the one scoring path."""
         self.cfg, self.out = cfg, out
-        self.device = resolve_device(cfg.device)
-        trained_run = checkpoint[CONFIG_KEY]
-        self.speed = resolve_speed(precision_of(cfg.get("precision"), trained_run), self.device,
-                                   inference_compile=inference_compile_of(cfg.get("inference_compile"), trained_run),
-                                   image_size=trained["image_size"])
+        self.runtime = runtime_of(cfg)
+        if self.runtime == "openvino":
+            from lnta.deploy.openvino import load_openvino
+
+            if str(cfg.get("device", "auto")) not in ("auto", "cpu"):
+                raise ConfigError(f"device={cfg.device}: runtime=openvino runs on the CPU (device=cpu or auto)")
+            self.device, self.speed = torch.device("cpu"), None  # fp32 tensors in and out; OpenVINO sets its precision
+            self.forward, trained, used = load_openvino(cfg.ckpt_path, cfg.get("precision"))
+            self.precision = {"precision": cfg.get("precision") or "exact", "inference_precision": used}
+            self.stats = trained.get("calibration")
+        else:
+            trained_run = checkpoint[CONFIG_KEY]
+            trained = trained_run["data"]
+            self.device = resolve_device(cfg.device)
+            self.speed = resolve_speed(precision_of(cfg.get("precision"), trained_run), self.device,
+                                       inference_compile=inference_compile_of(cfg.get("inference_compile"), trained_run),
+                                       image_size=trained["image_size"])
+            module = module_from_checkpoint(checkpoint, scored_frame(trained), speed=self.speed).eval().to(self.device)
+            self.forward = module.reconstructor
+            self.precision = {"precision": self.speed.precision, "trainer_precision": self.speed.trainer_precision}
+            self.stats = checkpoint.get(CALIBRATION_KEY)
         self.image_size, self.clip_len, self.center = trained["image_size"], trained["clip_len"], scored_frame(trained)
-        module = module_from_checkpoint(checkpoint, self.center, speed=self.speed).eval().to(self.device)
-        self.model, self.forward = module.model, module.reconstructor
-        self.stats = checkpoint.get(CALIBRATION_KEY)
         self.threshold = None
         if self.stats:
             self.threshold = threshold_for(self.stats, cfg.get("threshold"), cfg.false_alarm_rate)
         elif cfg.get("threshold") is not None:
             raise ConfigError(f"threshold={cfg.threshold}: ckpt_path={cfg.ckpt_path} has no calibration "
                               "statistics (trained before them, or converted without calibrate=true)")
+
+    def describe(self) -> str:
+        """The runtime and its precision, for the log."""
+        if self.runtime == "openvino":
+            return f"OpenVINO CPU, inference precision {self.precision['inference_precision']}"
+        return (f"precision={self.speed.precision} ({self.speed.trainer_precision}"
+                f"{', compiled with freezing' if self.speed.inference_compile else ''})")
 
     def threshold_origin(self) -> dict | None:
         """How the threshold was set, for the log and flagged.json: on which normal frames
@@ -151,12 +186,10 @@ class VideoScorer:
 def score(cfg: DictConfig) -> dict:
     """Score every video that ``cfg.input`` names with ``cfg.ckpt_path``; returns flagged.json's content."""
     out = Path(cfg.paths.output_dir)
-    checkpoint = load_checkpoint(cfg.ckpt_path)
+    checkpoint = load_checkpoint(cfg.ckpt_path) if runtime_of(cfg) == "pytorch" else None
     sources = find_sources(str(cfg.input), cfg.input_format)
     scorer = VideoScorer(cfg, checkpoint, out)
-    log.info("scoring %d video(s) on %s, edges=%s, precision=%s (%s%s)", len(sources), scorer.device, cfg.edges,
-             scorer.speed.precision, scorer.speed.trainer_precision,
-             ", compiled with freezing" if scorer.speed.inference_compile else "")
+    log.info("scoring %d video(s) on %s, edges=%s, %s", len(sources), scorer.device, cfg.edges, scorer.describe())
     origin = scorer.threshold_origin()
     if origin:
         log.info("threshold z > %.3f set by %s on %d frames of %s%s", scorer.threshold,
@@ -164,8 +197,7 @@ def score(cfg: DictConfig) -> dict:
                  else "threshold", origin["frames"], origin["calibrated_on"],
                  f" ({origin['note']})" if origin["note"] else "")
     report = {"ckpt_path": str(Path(cfg.ckpt_path).resolve()), "edges": cfg.edges, "threshold": scorer.threshold,
-              "threshold_origin": origin,
-              "precision": scorer.speed.precision, "trainer_precision": scorer.speed.trainer_precision,
+              "threshold_origin": origin, "runtime": scorer.runtime, **scorer.precision,
               "calibration": scorer.stats and {k: v for k, v in scorer.stats.items() if k != "psnr"}, "videos": {}}
     with staged_outputs(out, last=("scores.csv", "flagged.json")) as stage:  # all or nothing, see docs/scoring.md
         scorer.out = stage

@@ -1,7 +1,8 @@
-"""The real CLIs on tiny data: score a .avi and a frame folder, thresholds, convert, export."""
+"""The real CLIs on tiny data: score a .avi and a frame folder, thresholds, convert, export, OpenVINO."""
 import csv
 import json
 import pickle
+import re
 import sys
 import types
 
@@ -18,7 +19,8 @@ from lnta.data.io.store import resized_chunks
 from lnta.data.io.store import FrameStore
 from lnta.errors import DataError
 from lnta.models import ConvAE3D
-from tests.conftest import run_cli, tiny_overrides
+from tests.conftest import one_error, run_cli, tiny_overrides
+from tests.unit.deploy.test_openvino import needs_openvino
 from tests.unit.deploy.test_stream import write_avi
 
 
@@ -214,3 +216,57 @@ def test_overlay_frames_are_written_at_the_input_size_with_colour_bar_and_text(t
     assert bar[0, 0] > 100 and bar[0, 2] < 100 and bar[-1, 2] > 100 and bar[-1, 0] < 100
     text = rgb[2:12, 2:60]  # the frame index and score, white on a black box
     assert (text.max(axis=2) > 200).sum() > 10 and (text.max(axis=2) < 30).sum() > 50
+
+
+@pytest.mark.slow
+@needs_openvino
+def test_openvino_export_and_score_match_the_pytorch_runtime(trained):
+    """``lnta.export format=openvino`` then ``lnta.score runtime=openvino``: the same frames, PSNRs, calibrated
+    scores, threshold and flags as the PyTorch runtime at fp32, with geometry and calibration read from the IR."""
+    ckpt, xml = trained / "run" / "checkpoints" / "last.ckpt", trained / "ir" / "ae.xml"
+    result = run_cli("lnta.export", f"ckpt_path={ckpt}", f"out={xml}", "format=openvino",
+                     f"hydra.run.dir={trained / 'ov_exp'}")
+    logged = re.search(r"OpenVINO IR, checked with OpenVINO CPU at f32\), max abs reconstruction difference (\S+) "
+                       r"\(tolerance 0.0001\)", result.stdout + result.stderr)
+    assert logged and float(logged.group(1)) <= 1e-4 and xml.with_suffix(".bin").is_file()
+    folder = trained / "synthetic" / "testing" / "frames" / "01"
+    for runtime, model in (("pytorch", ckpt), ("openvino", xml)):
+        run_cli("lnta.score", f"ckpt_path={model}", f"runtime={runtime}", f"input={folder}", "progress=false",
+                "device=cpu", "precision=exact", f"hydra.run.dir={trained / f's_{runtime}'}")
+    torch_rows, ov_rows = (_rows(trained / f"s_{r}" / "scores.csv") for r in ("pytorch", "openvino"))
+    torch_report, ov_report = (json.loads((trained / f"s_{r}" / "flagged.json").read_text())
+                               for r in ("pytorch", "openvino"))
+    assert (ov_report["runtime"], ov_report["inference_precision"]) == ("openvino", "f32")
+    assert ov_report["threshold"] == torch_report["threshold"] and ov_report["calibration"] == torch_report["calibration"]
+    assert [r["frame"] for r in ov_rows] == [r["frame"] for r in torch_rows] == [str(f) for f in range(40)]
+    # The export check bounds the reconstructions' difference by 1e-4 (about 3e-8 measured here), which moves a
+    # PSNR by at most ~3e-3 dB at these errors; 1e-4 dB is what fp32 kernels of two runtimes give (~1e-6 here),
+    # and z = (mean - psnr) / std with std ~0.3 dB moves by < 1e-3.
+    for o, t in zip(ov_rows, torch_rows):
+        assert float(o["psnr"]) == pytest.approx(float(t["psnr"]), abs=1e-4)
+        assert float(o["calibrated"]) == pytest.approx(float(t["calibrated"]), abs=1e-3)
+        assert float(o["score"]) == pytest.approx(float(t["score"]), abs=1e-3)
+        if abs(float(t["calibrated"]) - torch_report["threshold"]) > 1e-3:
+            assert o["flagged"] == t["flagged"]
+
+
+@pytest.mark.slow
+def test_score_runtime_openvino_with_a_wrong_ir_path_is_one_error(tmp_path):
+    from PIL import Image
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((32, 32), 100, np.uint8)).save(frames / f"{i:03d}.png")
+    common = [f"input={frames}", "progress=false", f"hydra.run.dir={tmp_path / 'out'}"]
+    missing = run_cli("lnta.score", "runtime=openvino", f"ckpt_path={tmp_path / 'nope.xml'}", *common, check=False)
+    assert re.fullmatch(r"error: ckpt_path=\S*nope\.xml: \S*nope\.xml does not exist \(write the IR with python -m "
+                        r"lnta\.export format=openvino out=FILE\.xml; the \.bin must stay beside the \.xml\)",
+                        one_error(missing))
+    checkpoint = run_cli("lnta.score", "runtime=openvino", f"ckpt_path={tmp_path / 'last.ckpt'}", *common, check=False)
+    assert one_error(checkpoint).startswith(f"error: ckpt_path={tmp_path / 'last.ckpt'}: runtime=openvino needs "
+                                            "the .xml IR written by python -m lnta.export format=openvino")
+    ir_to_pytorch = run_cli("lnta.score", f"ckpt_path={tmp_path / 'ae.xml'}", *common, check=False)
+    assert one_error(ir_to_pytorch) == (f"error: ckpt_path={tmp_path / 'ae.xml'}: an OpenVINO IR: lnta.score reads it "
+                                        "with runtime=openvino (lnta.calibrate needs the checkpoint)")
+    assert not (tmp_path / "out" / "scores.csv").exists()

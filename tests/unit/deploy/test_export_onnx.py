@@ -67,5 +67,5 @@ def test_export_format_onnx_through_the_cli(tmp_path):
     assert meta["image_size"] == 32 and meta["clip_len"] == 16 and meta["input_range"] == [-1.0, 1.0]
     bad = run_cli("lnta.export", f"ckpt_path={ckpt}", f"out={tmp_path / 'x'}", "format=tflite",
                   f"hydra.run.dir={tmp_path / 'bad'}", check=False)
-    assert bad.returncode == 2 and "error: format=tflite: expected torchscript or onnx" in bad.stderr
+    assert bad.returncode == 2 and "error: format=tflite: expected torchscript, onnx or openvino" in bad.stderr
     assert not (tmp_path / "x").exists()
