@@ -31,7 +31,8 @@ COMMANDS = {
     "heatmap_max": POSITIVE,
     # lnta.convert, lnta.export, lnta.download
     "calibration.max_clips": COUNT, "calibration.batch_size": COUNT, "tolerance": Range(integer=False, low=0),
-    "onnx_tolerance": Range(integer=False, low=0), "timeout": POSITIVE, "retries": NATURAL,
+    "onnx_tolerance": Range(integer=False, low=0), "openvino_tolerance": Range(integer=False, low=0),
+    "timeout": POSITIVE, "retries": NATURAL,
     # lnta.visualize
     "repeats": Range(low=2, items=True), "noise_sigma": Range(integer=False, low=0, none=True),
     "sample": NATURAL, "frames": Range(low=0, none=True, items=True), "skips": Range(low=2, items=True, empty=True),
