@@ -164,7 +164,7 @@ def mechanism_table(out: Path, seeds: list[int], methods=METHODS) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lnta.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=_positive, default=3, help="training seeds 0..N-1 per method (default 3)")
     parser.add_argument("--jobs", type=_positive, default=_cores() + 1,
                         help="runs side by side (default: cores + 1), each with OMP_NUM_THREADS = cores / jobs, at least 1")

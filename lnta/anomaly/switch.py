@@ -52,7 +52,8 @@ def anomalies_from_config(cfg) -> list[PseudoAnomaly]:
     if not cfg:
         return []
     if "_target_" not in cfg and not cfg.get("types") and cfg.get("p"):
-        log.info("anomaly=%s: anomaly.p=%s has no effect (no pseudo-anomaly type)", cfg.get("name"), cfg.get("p"))
+        log.warning("anomaly=%s: anomaly.p=%s has no effect: no pseudo-anomaly type is chosen (anomaly=skip, "
+                    "anomaly=patch, ...; python -m lnta.train --help lists them)", cfg.get("name"), cfg.get("p"))
     specs = {"anomaly": cfg} if "_target_" in cfg else \
         {f"anomaly.types.{name}": spec for name, spec in (cfg.get("types") or {}).items() if spec}
     anomalies = [hydra.utils.instantiate(spec, _convert_="object") for spec in specs.values()]

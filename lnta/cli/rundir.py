@@ -190,7 +190,7 @@ def _holds_only_hydra_files(run_dir: Path) -> bool:
 def _remove_if_nothing_written(run_dir: Path) -> None:
     if _holds_only_hydra_files(run_dir):
         shutil.rmtree(run_dir, ignore_errors=True)
-        log.info("removed %s: the failed command had created it and written nothing into it", run_dir)
+        log.debug("removed %s: the failed command had created it and written nothing into it", run_dir)
 
 
 def guard_run_dir(task):

@@ -214,6 +214,19 @@ def score(cfg: DictConfig) -> dict:
     return report
 
 
+def _inside_training_root(sources: list[Source], data_config: dict) -> str | None:
+    """The stored ``data.root`` when any of ``sources`` lies inside it (the footage may have been trained on),
+    else None."""
+    root = data_config.get("root")
+    if not root:
+        return None
+    root_path = Path(str(root)).expanduser().resolve()
+    for source in sources:
+        if source.kind != "device" and root_path in (p := Path(source.path).expanduser().resolve(), *p.parents):
+            return str(root)
+    return None
+
+
 def recalibrate(cfg: DictConfig) -> dict:
     """``lnta.calibrate``: calibration statistics of ``cfg.ckpt_path`` on the held-out normal footage
     ``cfg.input`` (every frame with a whole clip, as in the reference protocol), written with the
@@ -231,8 +244,13 @@ def recalibrate(cfg: DictConfig) -> dict:
     if len(psnr) < 2:
         raise DataError(f"input={cfg.input}: {len(psnr)} frame(s) with a whole {scorer.clip_len}-frame clip; "
                         "calibration needs normal footage of many frames")
-    stats = calibration_stats(psnr, f"{len(psnr)} frames of held-out normal footage {cfg.input}")
-    stats.update(held_out=True, input=str(Path(str(cfg.input)).expanduser().resolve()), videos=len(sources))
+    trained_on = _inside_training_root(sources, checkpoint[CONFIG_KEY].get("data") or {})
+    if trained_on:
+        log.warning("input=%s lies in the checkpoint's training folder (data.root=%s): frames the model trained on "
+                    "give too low a threshold; calibrate on normal footage it never saw", cfg.input, trained_on)
+    what = "normal footage from the training folder" if trained_on else "held-out normal footage"
+    stats = calibration_stats(psnr, f"{len(psnr)} frames of {what} {cfg.input}")
+    stats.update(held_out=not trained_on, input=str(Path(str(cfg.input)).expanduser().resolve()), videos=len(sources))
     new_threshold = threshold_for(stats, false_alarm_rate=cfg.false_alarm_rate)
     if scorer.stats:  # what the threshold set on the training clips would flag on this normal footage
         old = float(np.mean(calibrated_scores(psnr, scorer.stats) > threshold_for(scorer.stats, None,
