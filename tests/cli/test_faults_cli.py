@@ -340,11 +340,18 @@ def test_eval_records_the_epoch_and_step_that_training_recorded(tmp_path, traine
 
 def test_calibrate_on_held_out_footage_and_score_says_how_the_threshold_was_set(tmp_path, trained):
     ckpt = trained / "run" / "checkpoints" / "last.ckpt"
-    normal = trained / "synthetic" / "training" / "frames"  # normal frame folders 01, 02 (40 frames each)
+    training = trained / "synthetic" / "training" / "frames"  # normal frame folders 01, 02 (40 frames each)
+    # footage inside the checkpoint's training folder is named as such, never as held out
+    inside = run_cli("lnta.calibrate", f"ckpt_path={ckpt}", f"input={training}", f"out={tmp_path / 'inside.ckpt'}",
+                     "progress=false", f"hydra.run.dir={tmp_path / 'cal_inside'}")
+    assert "lies in the checkpoint's training folder" in inside.stdout + inside.stderr
+    assert not torch.load(tmp_path / "inside.ckpt", map_location="cpu", weights_only=True)["lnta_calibration"]["held_out"]
+    normal = shutil.copytree(training, tmp_path / "footage")  # the same frames as footage from elsewhere
     new = tmp_path / "held_out.ckpt"
     result = run_cli("lnta.calibrate", f"ckpt_path={ckpt}", f"input={normal}", f"out={new}", "progress=false",
                      f"hydra.run.dir={tmp_path / 'cal'}")
     assert "the previous threshold (" in result.stdout + result.stderr
+    assert "training folder" not in result.stdout + result.stderr
     stats = torch.load(new, map_location="cpu", weights_only=True)["lnta_calibration"]
     assert stats["held_out"] and stats["n"] == 2 * (40 - 15) and stats["videos"] == 2
     assert stat.S_IMODE(new.stat().st_mode) & 0o044  # readable as the umask allows, not 0600
