@@ -34,11 +34,9 @@ def export(cfg: DictConfig) -> float:
         from lnta.deploy.onnx import export_onnx, require_onnx
         require_onnx()  # before any work
     if fmt == "openvino":
-        from lnta.deploy.openvino import export_openvino, require_openvino
+        from lnta.deploy.openvino import export_openvino, ir_out, require_openvino
         require_openvino("format=openvino")  # before any work
-        if Path(cfg.out).suffix != ".xml":
-            raise ConfigError(f"out={cfg.out}: format=openvino writes an IR pair; name the .xml file "
-                              f"(out={Path(cfg.out).with_suffix('.xml')}; the .bin is written beside it)")
+        ir_out(cfg.out)
     import torch  # here, not at the top: ``--help`` stays fast
 
     from lnta.deploy.metadata import check_clips, metadata

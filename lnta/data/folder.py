@@ -165,7 +165,7 @@ class FolderDataModule(VideoDataModule):
         """The training videos less the held-out ones, the test videos, and the labels found beside them."""
         if self._layout is None:
             self.check_root()
-            cache_root = Path(self.cache_dir).expanduser() if self.cache_dir else self.root / "lnta_cache"
+            cache_root = self.cache.parent  # <cache_dir or root/lnta_cache>, whatever the image size
             videos = find_videos(self.root, "data.root", exclude=tuple(p for p in (cache_root, self.test_root) if p))
             rates = frame_rates(videos, f"data.root={self.root}")
             held = set(holdout_positions(holdout_count(self.holdout, len(videos), f"data.root={self.root}"),

@@ -46,6 +46,15 @@ def require_openvino(setting: str) -> None:
         raise ConfigError(f"{setting}: needs the package openvino; install it with {INSTALL}")
 
 
+def ir_out(out: str | Path) -> Path:
+    """``out`` of ``format=openvino`` as a path, refused with one line unless it names the .xml of the IR pair."""
+    path = Path(out)
+    if path.suffix != ".xml":
+        raise ConfigError(f"out={path}: format=openvino writes an IR pair; name the .xml file "
+                          f"(out={path.with_suffix('.xml')}; the .bin is written beside it)")
+    return path
+
+
 def export_openvino(model: torch.nn.Module, example: torch.Tensor, path: Path, meta: dict, check: torch.Tensor) -> float:
     """Convert ``model`` (eval mode) traced on ``example`` to the IR ``path`` (.xml, with the .bin beside it)
     carrying ``meta``, read it back, and return the max abs difference from ``model`` on the clips ``check``
@@ -53,10 +62,7 @@ def export_openvino(model: torch.nn.Module, example: torch.Tensor, path: Path, m
     require_openvino("format=openvino")
     import openvino as ov
 
-    path = Path(path)
-    if path.suffix != ".xml":
-        raise ConfigError(f"out={path}: format=openvino writes an IR pair; name the .xml file "
-                          f"(e.g. out={path.with_suffix('.xml')}; the .bin is written beside it)")
+    path = ir_out(path)
     model = model.eval()
     shape = ov.PartialShape([-1, *example.shape[1:]])  # dynamic batch; C, T, H, W are the checkpoint's
     with torch.no_grad():
