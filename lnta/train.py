@@ -34,6 +34,8 @@ def calibrate_after_fit(trainer, module, datamodule, settings, speed) -> dict:
     from lnta.trainer.precision import autocast
 
     clips = datamodule.calibration_clips()
+    log.info("calibration: scoring %d %s with the trained weights (the normal-PSNR statistics of "
+             "lnta.score's thresholds)", clips.count(datamodule.clip_len, settings.max_clips), clips.what)
     module.eval()
     with autocast(speed, module.device):
         stats = calibrate(module.reconstructor, clips.store, datamodule.clip_len, datamodule.center,

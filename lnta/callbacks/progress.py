@@ -29,15 +29,15 @@ def total_steps(trainer: pl.Trainer) -> int:
 
 def _after_fit_clips(trainer, pl_module) -> tuple[int, int]:
     """``(calibration clips, test clips)`` that run after the last training step: the run config's
-    ``evaluation.calibration.max_clips`` (0 without calibration) and the test split's clips where the data
-    module has checked it (0 otherwise)."""
+    ``evaluation.calibration.max_clips`` (0 without calibration), at most the clips the data module offers
+    for it (its ``calibration_clips()``: the training clips, or the held-out videos' of ``data=folder``), and
+    the test split's clips where the data module has checked it (0 otherwise)."""
     config = getattr(pl_module, "config", None) or {}
     calibration = ((config.get("evaluation") or {}).get("calibration") or {}).get("max_clips", 0)
     dm = trainer.datamodule
-    train_set = getattr(dm, "train_set", None)
-    if calibration and train_set is not None and hasattr(train_set, "__len__"):
-        calibration = min(calibration, len(train_set))
     labels, clip_len = getattr(dm, "test_labels", None), getattr(dm, "clip_len", 16)
+    if calibration and callable(getattr(dm, "calibration_clips", None)):  # the clips calibrate_after_fit samples
+        calibration = dm.calibration_clips().count(clip_len, calibration)
     tests = sum(max(len(v) - clip_len + 1, 0) for v in labels.values()) if labels and config.get("test_after_fit") else 0
     return int(calibration), int(tests)
 

@@ -18,7 +18,7 @@ from lnta.data.labels.known import MASK_LABEL_NOTES, check_known
 from lnta.data.labels.layouts import Layout, find_layout, label_file_source
 from lnta.data.order import EpochShuffle
 from lnta.data.ondevice import DEVICE_MEMORY_FRACTION, DeviceFrames, TrainIndices, fits_on
-from lnta.data.sampling import REFERENCE_CENTER, scored_frames
+from lnta.data.sampling import REFERENCE_CENTER, ClipIndex, scored_frames
 from lnta.data.io.store import FrameStore
 from lnta.data.io.frames import check_frame_sizes
 from lnta.data.io.video import open_video
@@ -59,6 +59,10 @@ class CalibrationClips:
     store: FrameStore
     what: str
     held_out: bool = False
+
+    def count(self, clip_len: int, max_clips: int) -> int:
+        """How many clips the calibration samples: ``max_clips``, at most all ``clip_len``-frame clips of the store."""
+        return min(int(max_clips), len(ClipIndex(self.store.lengths, clip_len)))
 
 
 class VideoDataModule(pl.LightningDataModule):
