@@ -24,7 +24,7 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, help="timed calls per figure, their mean (default 3, --quick 2)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (data.num_workers of ped2)")
     parser.add_argument("--loader-batches", type=int, default=20, help="batches per loader timing (times --repeats)")
-    parser.add_argument("--matmul-n", type=int, help="matmul side for the peaks (default 1024 CPU, 4096 GPU)")
+    parser.add_argument("--matmul-n", type=int, help="one matmul side for the peaks (default: sides doubled from 256 until the rate stops growing)")
     parser.add_argument("--jpeg-dir", type=Path, help="a folder of >= 16 JPEG frames (e.g. ped2/training/frames/01)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--trials", nargs="?", const="all", metavar="NAMES",

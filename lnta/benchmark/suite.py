@@ -53,6 +53,33 @@ def matmul_peak_gflops(dtype: torch.dtype, device: torch.device, n: int, repeats
     return 2 * n**3 / seconds_per_call(lambda: a @ b, repeats) / 1e9
 
 
+#: The matmul ladder of the peaks: sides doubled from the first while one call stays under the call budget
+#: (seconds) and the side under the last.
+LADDER_FIRST, LADDER_LAST, LADDER_CALL_S = 256, 8192, 0.5
+
+
+def matmul_peak(dtype: torch.dtype, device: torch.device, repeats: int, n: int | None = None,
+                rate: Callable[[int], float] | None = None) -> tuple[float, int, list[list[float]]]:
+    """The matmul peak of ``dtype`` on ``device``: ``(GFLOP/s, the side that gave it, [[side, GFLOP/s], ...])``.
+
+    A small product does not reach a CPU's fastest path (AMX tiles, every core busy): the side is doubled
+    from :data:`LADDER_FIRST` up to :data:`LADDER_LAST` until one call takes over :data:`LADDER_CALL_S`
+    seconds (a product that long is past any start-up cost; an emulated bf16 gets there at a side of about
+    1024, before its products take minutes), and the peak is the best rate seen (one side measured while
+    another process held the cores does not end the climb). ``n`` pins one side (``--matmul-n``). ``rate``
+    (side -> GFLOP/s, default :func:`matmul_peak_gflops`) is the measurement, replaceable in tests."""
+    rate = rate or (lambda side: matmul_peak_gflops(dtype, device, side, repeats))
+    sides = [n] if n else [LADDER_FIRST * 2**k for k in range(16) if LADDER_FIRST * 2**k <= LADDER_LAST]
+    ladder: list[list[float]] = []
+    for side in sides:
+        gflops = rate(side)
+        ladder.append([side, gflops])
+        if 2 * side**3 / (gflops * 1e9) > LADDER_CALL_S:
+            break
+    peak_side, peak = max(ladder, key=lambda row: row[1])
+    return peak, int(peak_side), ladder
+
+
 def clip_gflop(model_factory: Callable[[], torch.nn.Module], frames: int, size: int) -> tuple[float, float]:
     """FLOP of one clip's forward pass and of its training step (forward + backward), counted on meta tensors."""
     model = model_factory().to("meta")
@@ -179,16 +206,15 @@ def machine(device: torch.device) -> dict:
 
 
 def peaks_and_flop(args, device: torch.device) -> dict:
-    """The matmul peaks (fp32 and bf16, GFLOP/s, at ``--matmul-n`` or the device's default side) and the
-    FLOP of one clip (forward, training step) at the bench's size: the yardsticks of the suite and the trials."""
-    peak_n = args.matmul_n or (4096 if device.type == "cuda" else 256 if args.quick else 1024)
-    # emulated bf16 (no native support) is ~40x slower: a smaller product keeps it to seconds
-    bf16_n = peak_n if fast_bf16(device) else peak_n // 2
+    """The matmul peaks (fp32 and bf16, GFLOP/s, :func:`matmul_peak`: the ladder of sides, or ``--matmul-n``)
+    and the FLOP of one clip (forward, training step) at the bench's size: the yardsticks of the suite and the
+    trials. The same ladder runs with ``--quick``, so fractions of the peak compare across sizes and CPUs."""
     fwd, train = clip_gflop(lambda: ConvAE3D(width=args.width), args.frames, args.size)
-    return {"matmul_n": peak_n, "matmul_n_bf16": bf16_n,
-            "peak_gflops_fp32": matmul_peak_gflops(torch.float32, device, peak_n, args.repeats),
-            "peak_gflops_bf16": matmul_peak_gflops(torch.bfloat16, device, bf16_n, args.repeats),
-            "gflop_per_clip_fwd": fwd, "gflop_per_clip_train": train}
+    out = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        peak, side, ladder = matmul_peak(dtype, device, args.repeats, args.matmul_n)
+        out.update({f"peak_gflops_{name}": peak, f"matmul_n_{name}": side, f"matmul_ladder_{name}": ladder})
+    return {**out, "gflop_per_clip_fwd": fwd, "gflop_per_clip_train": train}
 
 
 def measure(args) -> dict:
