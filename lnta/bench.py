@@ -56,8 +56,15 @@ def parse_args(argv=None):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)  # first: --help and argument errors answer before torch is imported
-    from lnta.benchmark.suite import measure, table
+    import os
+    import sys
+
+    from lnta.benchmark.suite import busy_cpu_note, measure, table
     from lnta.io import write_json
+
+    note = busy_cpu_note(os.getloadavg()[0], os.cpu_count() or 1) if hasattr(os, "getloadavg") else None
+    if note and args.device == "cpu":
+        print(note, file=sys.stderr, flush=True)
 
     if args.trials or args.profile:
         from lnta.benchmark.suite import measure_trials

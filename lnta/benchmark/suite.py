@@ -189,6 +189,20 @@ def jpeg_ms_per_clip(frames: int, size: int, jpeg_dir: Path | None, repeats: int
         return 1000 * seconds_per_call(decode, repeats)
 
 
+#: The bench warns when the 1-minute load average before it starts exceeds this share of the cores.
+BUSY_SHARE = 0.25
+
+
+def busy_cpu_note(load_1m: float, cores: int) -> str | None:
+    """A warning when other processes already load the CPU (``load_1m``, the 1-minute load average, over
+    :data:`BUSY_SHARE` of ``cores``): the figures will be lower than an idle machine's; else None."""
+    if load_1m <= BUSY_SHARE * max(cores, 1):
+        return None
+    return (f"warning: the CPU is busy before the bench starts (1-minute load average {load_1m:.2f} on {cores} "
+            "cores): its times will be slower than an idle machine's; compare figures of one run (ratios), or "
+            "rerun on an idle machine")
+
+
 def machine(device: torch.device) -> dict:
     import pytorch_lightning
 
@@ -202,7 +216,8 @@ def machine(device: torch.device) -> dict:
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
             "fast_bf16": fast_bf16(device), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
             "python": platform.python_version(), "torch": torch.__version__,
-            "lightning": pytorch_lightning.__version__, "platform": platform.platform()}
+            "lightning": pytorch_lightning.__version__, "platform": platform.platform(),
+            "load_average_1m_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
 
 def peaks_and_flop(args, device: torch.device) -> dict:

@@ -50,3 +50,12 @@ def test_a_pinned_side_measures_only_that_side():
 def test_the_real_measurement_runs():
     peak, side, ladder = matmul_peak(torch.float32, torch.device("cpu"), 1, n=64)
     assert side == 64 and peak > 0 and ladder == [[64, pytest.approx(peak)]]
+
+
+def test_a_busy_cpu_is_named_before_the_bench_starts():
+    from lnta.benchmark.suite import busy_cpu_note
+
+    assert busy_cpu_note(0.3, 2) is None  # an idle 2-core machine (the share is 0.25 x 2 = 0.5)
+    note = busy_cpu_note(2.1, 2)  # two other processes on the two cores
+    assert note.startswith("warning: the CPU is busy") and "2.10 on 2 cores" in note
+    assert busy_cpu_note(2.1, 16) is None  # the same load on 16 cores
