@@ -208,7 +208,7 @@ class GracefulStop(pl.Callback):
             return
         signum = self._signal or signal.SIGTERM  # another rank's signal
         path = self.output_dir / LAST
-        trainer.save_checkpoint(path)  # at a step boundary, as the step checkpoint: resumes exactly
+        trainer.save_checkpoint(path, weights_only=False)  # full state at a step boundary: resumes exactly
         command = resume_command(self.output_dir)
         log.warning("stopped by %s %s step %d; saved %s. Resume with:\n  %s",
                     signal.Signals(signum).name, where, trainer.global_step, path, command)

@@ -52,6 +52,7 @@ def test_signal_saves_last_ckpt_and_the_printed_command_resumes(tmp_path, signum
     # SlowSteps is 0.3 s; the bound leaves room for a loaded CI machine and is no speed target)
     assert time.monotonic() - signalled < 60 and "calibration: normal PSNR" not in out, out[-3000:]
     assert "plan: synthetic: " in out and "12 optimizer steps in all" in out
+    assert "weights_only" not in out  # the save asks for the full state: no Lightning line about its default
     assert re.search(r"plan: ConvAE3D of [\d,]+ parameters; pseudo anomalies: none \(the plain AE\)", out)  # what it is
     # the estimate counts what runs after training: 50 training clips to calibrate on, 2 x 25 test clips
     assert "for 50 calibration clips and 50 test clips" in out, out[-3000:]
