@@ -18,7 +18,8 @@ cp experiments/ped2_long/run.py "$FROZEN/run.py"
 mkdir -p "$OUT"
 lane() {
   OMP_NUM_THREADS=1 setsid nohup "$PY" "$FROZEN/run.py" lane "$@" --out "$OUT" --data "$FROZEN/shared/datasets" \
-    --code "$FROZEN/$TRAIN_COMMIT" --eval-code "$FROZEN/$EVAL_COMMIT" >> "$OUT/lane-${1// /}.out" 2>&1 &
+    --code "$FROZEN/$TRAIN_COMMIT" --eval-code "$FROZEN/$EVAL_COMMIT" --recorded "$PWD/experiments/ped2_long/runs" \
+    >> "$OUT/lane-${1// /}.out" 2>&1 &
 }
 lane "baseline 0" "skip 1" "baseline 2" "patch 0"
 lane "skip 0" "baseline 1" "skip 2" "patch 1"

@@ -9,7 +9,9 @@ A lane trains its runs one epoch at a time: ``lnta.train ... trainer.max_epochs=
 folder's ``last.ckpt`` (``ckpt_path=auto``) and stops at the end of epoch E; then ``lnta.eval`` tests
 ``epochE.ckpt`` into ``RUN/epochs/epochEEE/`` (``metrics.json`` with the frame, pixel and mechanism
 measures). Every step is skipped when its output exists, so a killed lane is restarted with the same
-command. Each epoch's CPU kind, resolved precision and wall times go to ``RUN/lane.jsonl``.
+command, and a run recorded to its last epoch in ``runs/`` (the text in git, ``--recorded``) is skipped
+whole: checkpoints do not survive a session, so each session finishes whole runs and the next one goes on
+to the lane's next run. Each epoch's CPU kind, resolved precision and wall times go to ``RUN/lane.jsonl``.
 
     bash experiments/ped2_long/lanes.sh [RUNS]                 # (re)start the two lanes, frozen code
     python experiments/ped2_long/run.py lane "baseline 0" "skip 1" --out RUNS [--code DIR] [--eval-code DIR]
@@ -69,6 +71,16 @@ def _run(cmd: list[str], code: Path, log: Path) -> str:
     if proc.returncode != 0:
         raise SystemExit(f"error: {shlex.join(cmd[:4])} ... failed ({proc.returncode}); see {log}")
     return proc.stdout
+
+
+def recorded_epochs(recorded: Path, method: str, seed: int) -> int:
+    """How many epochs of run ``method``/``seed`` the recorded text (``runs/``, in git) holds, from epoch 0
+    without a gap: a run recorded to the study's last epoch is done for good, whatever machine a session
+    lands on (checkpoints do not survive a session; the text does)."""
+    n = 0
+    while (recorded / method / f"seed{seed}" / "epochs" / f"epoch{n:03d}.json").is_file():
+        n += 1
+    return n
 
 
 def run_lane_job(method: str, seed: int, out: Path, epochs: int, code: Path, eval_code: Path | None,
@@ -133,11 +145,16 @@ def main() -> None:
                         help="the folder holding ped2/ and cifar10/ (default ../shared/datasets)")
     parser.add_argument("--code", type=Path, default=REPO)
     parser.add_argument("--eval-code", default=str(REPO))
+    parser.add_argument("--recorded", type=Path, default=HERE / "runs",
+                        help="lane: the recorded text; a run whose epochs are all there is skipped")
     a = parser.parse_args()
     if a.what == "lane":
         eval_code = None if a.eval_code == "none" else Path(a.eval_code).resolve()
         for spec in a.specs:
             method, seed = spec.split()
+            if recorded_epochs(a.recorded, method, int(seed)) >= a.epochs:
+                print(time.strftime("%H:%M:%S"), "recorded", spec, f"({a.epochs} epochs in {a.recorded})", flush=True)
+                continue
             print(time.strftime("%H:%M:%S"), "start", spec, flush=True)
             run_lane_job(method, int(seed), a.out.resolve(), a.epochs, a.code.resolve(), eval_code, a.data)
             print(time.strftime("%H:%M:%S"), "done", spec, flush=True)
