@@ -91,6 +91,36 @@ def summarise(runs: dict[str, dict[int, list[dict]]], treated: str = "skip", con
     return summary
 
 
+def selection_effect(summary: dict) -> dict:
+    """Per method, at its last epoch: mean oracle − mean last (AUC points): what choosing the epoch on the
+    test set adds over the model training ends with."""
+    out = {}
+    for method, named in summary["methods"].items():
+        last, oracle = named["last"][-1], named["oracle"][-1]
+        out[method] = {"epoch": last["epoch"], "n": last["n"], "last": last["mean"], "oracle": oracle["mean"],
+                       "oracle_minus_last": oracle["mean"] - last["mean"]}
+    return out
+
+
+def kind_check(runs: dict, other: dict, key: str = "auc_micro") -> dict:
+    """The same method, seed and code trained on two CPU kinds (``runs`` vs ``other``, e.g. bf16 vs an AVX2
+    CPU's fp32): per run, the epochs both reached, both values of ``key`` and their difference; ``mean_abs``
+    and ``max_abs`` over all of them. Says how much a change of CPU kind moves one trajectory."""
+    rows, diffs = [], []
+    for method in sorted(set(runs) & set(other)):
+        for seed in sorted(set(runs[method]) & set(other[method])):
+            a, b = runs[method][seed], other[method][seed]
+            for ra, rb in zip(a, b):
+                if ra["epoch"] != rb["epoch"]:
+                    break
+                diffs.append(ra[key] - rb[key])
+                rows.append({"method": method, "seed": seed, "epoch": ra["epoch"], "this": ra[key],
+                             "other": rb[key], "diff": diffs[-1]})
+    if not diffs:
+        return {"rows": []}
+    return {"rows": rows, "mean_abs": float(np.mean(np.abs(diffs))), "max_abs": float(np.max(np.abs(diffs)))}
+
+
 def _cell(entry: dict, digits: int = 2) -> str:
     if entry["std"] is None:
         return f"{entry['mean']:.{digits}f} (n={entry['n']})"
@@ -110,6 +140,10 @@ def markdown(summary: dict) -> str:
                 rows = summary["methods"][m][name]
                 cells.append(_cell(rows[e]) if e < len(rows) else "")
         lines.append(f"| {e} | " + " | ".join(cells) + " |")
+    if "selection_effect" in summary:
+        lines += ["", "Selection effect at each method's last epoch (mean oracle − mean last, AUC points): " + "; ".join(
+            f"{m} {e['oracle_minus_last']:+.2f} (epoch {e['epoch']}, n={e['n']})"
+            for m, e in sorted(summary["selection_effect"].items())) + "."]
     if summary["tests"] and not any(r["test"] for rows in summary["tests"].values() for r in rows):
         lines += ["", "skip − baseline: no test yet (Welch's test needs 2 seeds a side)."]
     elif summary["tests"]:
@@ -155,12 +189,33 @@ def plot(summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def table(runs: Path = HERE / "runs", out: Path = HERE) -> dict:
-    summary = summarise(load_runs(runs))
+def kind_markdown(check: dict, this: str, other: str) -> str:
+    """The CPU-kind check as a table: per run and epoch, AUC micro (%) here and there, and the difference."""
+    if not check["rows"]:
+        return ""
+    lines = [f"| run | epoch | {this} | {other} | difference |", "|---|---|---|---|---|"]
+    lines += [f"| {r['method']} {r['seed']} | {r['epoch']} | {r['this']:.2f} | {r['other']:.2f} | {r['diff']:+.2f} |"
+              for r in check["rows"]]
+    lines.append(f"\nMean absolute difference {check['mean_abs']:.2f}, largest {check['max_abs']:.2f} AUC points.")
+    return "\n".join(lines) + "\n"
+
+
+def table(runs: Path = HERE / "runs", out: Path = HERE, other: Path | None = HERE / "runs_avx2_fp32") -> dict:
+    """``results.json``, ``results.md`` and ``curves.png`` from ``runs``; with ``other`` (the same runs on
+    another CPU kind), the CPU-kind check too."""
+    loaded = load_runs(runs)
+    summary = summarise(loaded)
+    summary["selection_effect"] = selection_effect(summary)
+    text = markdown(summary)
+    if other is not None and other.is_dir():
+        summary["cpu_kind_check"] = kind_check(loaded, load_runs(other))
+        kinds = kind_markdown(summary["cpu_kind_check"], f"{runs.name}/", f"{other.name}/")
+        if kinds:
+            text += "\nThe same seeds and code on two CPU kinds (AUC micro, %):\n\n" + kinds
     (out / "results.json").write_text(json.dumps(summary, indent=1))
-    (out / "results.md").write_text(markdown(summary))
+    (out / "results.md").write_text(text)
     plot(summary, out / "curves.png")
-    print(markdown(summary))
+    print(text)
     return summary
 
 

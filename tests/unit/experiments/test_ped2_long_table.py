@@ -62,3 +62,20 @@ def test_one_seed_a_side_has_no_test_and_says_so(tmp_path):
     assert summary["tests"]["last"] == [{"epoch": 0, "n": [1, 1], "test": None}]
     assert summary["methods"]["baseline"]["oracle"][2]["mean"] == pytest.approx(82.0)
     assert "no test yet (Welch's test needs 2 seeds a side)" in _table().markdown(summary)
+
+
+def test_selection_effect_and_the_cpu_kind_check(tmp_path):
+    runs, other = tmp_path / "runs", tmp_path / "runs_avx2_fp32"
+    _write(runs, "baseline", 0, [0.80, 0.84, 0.81], [0.1, 0.2, 0.3])
+    _write(runs, "skip", 0, [0.78, 0.79, 0.83], [0.1, 0.2, 0.3])
+    _write(other, "baseline", 0, [0.81, 0.82], [0.1, 0.2])   # the same seed on another CPU kind, 2 epochs
+    summary = _table().table(runs, tmp_path, other)
+    effect = summary["selection_effect"]
+    # baseline: last 81, best so far 84 -> +3; skip: its last epoch is its best -> 0
+    assert effect["baseline"]["oracle_minus_last"] == pytest.approx(3.0) and effect["baseline"]["epoch"] == 2
+    assert effect["skip"]["oracle_minus_last"] == pytest.approx(0.0)
+    check = summary["cpu_kind_check"]
+    assert [(r["epoch"], round(r["diff"], 6)) for r in check["rows"]] == [(0, -1.0), (1, 2.0)]
+    assert check["mean_abs"] == pytest.approx(1.5) and check["max_abs"] == pytest.approx(2.0)
+    text = (tmp_path / "results.md").read_text()
+    assert "baseline +3.00 (epoch 2, n=1)" in text and "| baseline 0 | 1 | 84.00 | 82.00 | +2.00 |" in text
