@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lnta.benchmark.names import ALL_TRIALS, parse_trials  # torch-free: --help does not import torch (11 s cold)
+from lnta.benchmark.names import ALL_TRIALS, LADDER_CALL_S, LADDER_FIRST, LADDER_LAST, parse_trials  # torch-free: --help does not import torch (11 s cold)
 
 
 def parse_args(argv=None):
@@ -24,7 +24,8 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, help="timed calls per figure, their mean (default 3, --quick 2)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (data.num_workers of ped2)")
     parser.add_argument("--loader-batches", type=int, default=20, help="batches per loader timing (times --repeats)")
-    parser.add_argument("--matmul-n", type=int, help="one matmul side for the peaks (default: sides doubled from 256 until the rate stops growing)")
+    parser.add_argument("--matmul-n", type=int, help=f"one matmul side for the peaks (default: the best rate of sides doubled from {LADDER_FIRST} "
+                             f"until one call takes over {LADDER_CALL_S:g} s, at most {LADDER_LAST})")
     parser.add_argument("--jpeg-dir", type=Path, help="a folder of >= 16 JPEG frames (e.g. ped2/training/frames/01)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--trials", nargs="?", const="all", metavar="NAMES",
@@ -56,13 +57,12 @@ def parse_args(argv=None):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)  # first: --help and argument errors answer before torch is imported
-    import os
     import sys
 
-    from lnta.benchmark.suite import busy_cpu_note, measure, table
+    from lnta.benchmark.suite import busy_cpu_note, cpu_load, measure, table
     from lnta.io import write_json
 
-    note = busy_cpu_note(os.getloadavg()[0], os.cpu_count() or 1) if hasattr(os, "getloadavg") else None
+    note = busy_cpu_note(*cpu_load())
     if note and args.device == "cpu":
         print(note, file=sys.stderr, flush=True)
 

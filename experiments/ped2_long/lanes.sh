@@ -9,7 +9,7 @@ EVAL_COMMIT=dc9b27c
 OUT=$(realpath -m "${1:-/work/runs/ped2_long}")
 FROZEN=${FROZEN:-$(dirname "$OUT")/frozen}
 PY=${PY:-$PWD/.venv/bin/python}   # not resolved: the venv's python is a symlink
-if pgrep -f "ped2_long/run.py lane" >/dev/null; then echo "lanes already running"; exit 0; fi
+if pgrep -f "$FROZEN/run.py lane" >/dev/null; then echo "lanes already running"; exit 0; fi   # the frozen copy runs
 for c in $TRAIN_COMMIT $EVAL_COMMIT; do
   if [ ! -d "$FROZEN/$c" ]; then mkdir -p "$FROZEN/$c"; git archive "$c" | tar -x -C "$FROZEN/$c"; fi
 done

@@ -149,6 +149,8 @@ def main() -> None:
                         help="lane: the recorded text; a run whose epochs are all there is skipped")
     a = parser.parse_args()
     if a.what == "lane":
+        if not a.recorded.is_dir():
+            print(f"warning: --recorded {a.recorded}: no such folder; no run counts as recorded", flush=True)
         eval_code = None if a.eval_code == "none" else Path(a.eval_code).resolve()
         for spec in a.specs:
             method, seed = spec.split()

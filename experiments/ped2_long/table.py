@@ -204,6 +204,9 @@ def table(runs: Path = HERE / "runs", out: Path = HERE, other: Path | None = HER
     """``results.json``, ``results.md`` and ``curves.png`` from ``runs``; with ``other`` (the same runs on
     another CPU kind), the CPU-kind check too."""
     loaded = load_runs(runs)
+    if not loaded:
+        raise SystemExit(f"error: {runs}: no recorded epochs (runs/<method>/seed<S>/epochs/epochNNN.json); "
+                         "collect them first: python experiments/ped2_long/run.py collect --out RUNS")
     summary = summarise(loaded)
     summary["selection_effect"] = selection_effect(summary)
     text = markdown(summary)

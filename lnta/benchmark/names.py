@@ -21,3 +21,8 @@ def parse_trials(spec: str) -> list[str]:
     wanted = set(names)
     wanted |= {f"{kind}:exact" for kind in ("train", "eval") if any(n.startswith(kind) for n in names)}
     return [n for n in ALL_TRIALS if n in wanted]
+
+
+#: The matmul ladder of the bench's peaks (:func:`lnta.benchmark.suite.matmul_peak`): sides doubled from the
+#: first while one call stays under the call budget (seconds), up to the last side.
+LADDER_FIRST, LADDER_LAST, LADDER_CALL_S = 256, 8192, 0.5

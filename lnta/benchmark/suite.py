@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from lnta.anomaly import SkipFrame
 from lnta.benchmark.anomaly import time_pseudo_anomalies
 from lnta.benchmark.loader import store_clips_per_s
+from lnta.benchmark.names import LADDER_CALL_S, LADDER_FIRST, LADDER_LAST
 from lnta.benchmark.timing import seconds_per_call
 from lnta.data.io.frames import read_gray, resize_gray
 from lnta.data.transforms import to_unit
@@ -53,19 +54,14 @@ def matmul_peak_gflops(dtype: torch.dtype, device: torch.device, n: int, repeats
     return 2 * n**3 / seconds_per_call(lambda: a @ b, repeats) / 1e9
 
 
-#: The matmul ladder of the peaks: sides doubled from the first while one call stays under the call budget
-#: (seconds) and the side under the last.
-LADDER_FIRST, LADDER_LAST, LADDER_CALL_S = 256, 8192, 0.5
-
-
 def matmul_peak(dtype: torch.dtype, device: torch.device, repeats: int, n: int | None = None,
                 rate: Callable[[int], float] | None = None) -> tuple[float, int, list[list[float]]]:
     """The matmul peak of ``dtype`` on ``device``: ``(GFLOP/s, the side that gave it, [[side, GFLOP/s], ...])``.
 
     A small product does not reach a CPU's fastest path (AMX tiles, every core busy): the side is doubled
     from :data:`LADDER_FIRST` up to :data:`LADDER_LAST` until one call takes over :data:`LADDER_CALL_S`
-    seconds (a product that long is past any start-up cost; an emulated bf16 gets there at a side of about
-    1024, before its products take minutes), and the peak is the best rate seen (one side measured while
+    seconds (a product that long is past any start-up cost; an emulated bf16, at 0.2-2.5 GFLOP/s, gets there
+    at a side of 512 or 1024, before its products take minutes), and the peak is the best rate seen (one side measured while
     another process held the cores does not end the climb). ``n`` pins one side (``--matmul-n``). ``rate``
     (side -> GFLOP/s, default :func:`matmul_peak_gflops`) is the measurement, replaceable in tests."""
     rate = rate or (lambda side: matmul_peak_gflops(dtype, device, side, repeats))
@@ -193,10 +189,24 @@ def jpeg_ms_per_clip(frames: int, size: int, jpeg_dir: Path | None, repeats: int
 BUSY_SHARE = 0.25
 
 
-def busy_cpu_note(load_1m: float, cores: int) -> str | None:
+def cpu_load() -> tuple[float | None, int]:
+    """``(1-minute load average, CPUs this process may run on)``; the load is None where the OS reports none."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return load, cores
+
+
+def busy_cpu_note(load_1m: float | None, cores: int) -> str | None:
     """A warning when other processes already load the CPU (``load_1m``, the 1-minute load average, over
-    :data:`BUSY_SHARE` of ``cores``): the figures will be lower than an idle machine's; else None."""
-    if load_1m <= BUSY_SHARE * max(cores, 1):
+    :data:`BUSY_SHARE` of ``cores``): the figures will be lower than an idle machine's; else (or with no
+    load reported) None."""
+    if load_1m is None or load_1m <= BUSY_SHARE * max(cores, 1):
         return None
     return (f"warning: the CPU is busy before the bench starts (1-minute load average {load_1m:.2f} on {cores} "
             "cores): its times will be slower than an idle machine's; compare figures of one run (ratios), or "
@@ -217,7 +227,7 @@ def machine(device: torch.device) -> dict:
             "fast_bf16": fast_bf16(device), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
             "python": platform.python_version(), "torch": torch.__version__,
             "lightning": pytorch_lightning.__version__, "platform": platform.platform(),
-            "load_average_1m_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+            "load_average_1m_at_start": cpu_load()[0]}
 
 
 def peaks_and_flop(args, device: torch.device) -> dict:

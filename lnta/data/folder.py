@@ -218,6 +218,13 @@ class FolderDataModule(VideoDataModule):
         splits = super().cached_splits()
         return splits[:1] + (["holdout"] if self.videos("holdout") else []) + splits[1:]
 
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        if stage in ("fit", None) and self.videos("holdout"):
+            # decoded and checked before training, on every rank: a fault in the held-out videos stops the run
+            # now, not after the fit, and the plan's estimate counts their clips without decoding mid-training
+            self.store("holdout")
+
     def calibration_clips(self) -> CalibrationClips:
         """The held-out videos' clips (``data.holdout``), else the training clips."""
         held = self.videos("holdout")

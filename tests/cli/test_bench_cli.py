@@ -25,7 +25,8 @@ def test_quick_bench_writes_every_key(tmp_path):
         assert isinstance(bench[key], float) and bench[key] > 0, key
     assert bench["image_size"] == 32 and bench["batch_size"] == 4 and bench["machine"]["torch"]
     assert bench["matmul_ladder_fp32"] == [[64, bench["peak_gflops_fp32"]]] and bench["matmul_n_bf16"] == 64
-    assert bench["machine"]["load_average_1m_at_start"] >= 0  # what the busy-CPU warning reads
+    load = bench["machine"]["load_average_1m_at_start"]  # what the busy-CPU warning reads (None: no OS figure)
+    assert load is None or load >= 0
     assert bench["targets"] == "not at the paper's 16x256x256 size"
     assert "train_clips_per_s_fast" in result.stdout
 

@@ -3,7 +3,8 @@ so that "fraction of the peak" means the same with ``--quick`` and on every CPU 
 import pytest
 import torch
 
-from lnta.benchmark.suite import LADDER_CALL_S, matmul_peak
+from lnta.benchmark.names import LADDER_CALL_S
+from lnta.benchmark.suite import matmul_peak
 
 
 def _saturating(peak: float, knee: int):
@@ -59,3 +60,4 @@ def test_a_busy_cpu_is_named_before_the_bench_starts():
     note = busy_cpu_note(2.1, 2)  # two other processes on the two cores
     assert note.startswith("warning: the CPU is busy") and "2.10 on 2 cores" in note
     assert busy_cpu_note(2.1, 16) is None  # the same load on 16 cores
+    assert busy_cpu_note(None, 2) is None  # no load average on this OS: nothing to say

@@ -102,6 +102,16 @@ def test_held_out_videos_are_not_trained_on_and_are_what_calibration_samples(tmp
     assert not module.reads_test()
 
 
+def test_fit_setup_decodes_the_held_out_videos_before_training(tmp_path):
+    # a fault in a held-out video must stop the run before training, not after it; and the plan's estimate
+    # then counts the held-out clips (CalibrationClips.count) without decoding anything mid-training
+    fr.own_footage(tmp_path / "videos", [20, 21, 22, 23, 24], kind="frames")
+    module = _module(tmp_path / "videos", holdout=0.2)
+    module.setup("fit")
+    assert set(module._stores) == {"train", "holdout"}
+    assert module.calibration_clips().count(16, 512) == 22 - 16 + 1
+
+
 def test_without_holdout_calibration_uses_the_training_clips(tmp_path):
     fr.own_footage(tmp_path / "videos", [20, 20], kind="frames")
     module = _module(tmp_path / "videos", holdout=0)

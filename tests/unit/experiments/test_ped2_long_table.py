@@ -79,3 +79,8 @@ def test_selection_effect_and_the_cpu_kind_check(tmp_path):
     assert check["mean_abs"] == pytest.approx(1.5) and check["max_abs"] == pytest.approx(2.0)
     text = (tmp_path / "results.md").read_text()
     assert "baseline +3.00 (epoch 2, n=1)" in text and "| baseline 0 | 1 | 84.00 | 82.00 | +2.00 |" in text
+
+
+def test_no_recorded_epochs_is_one_line(tmp_path):
+    with pytest.raises(SystemExit, match="no recorded epochs.*collect them first"):
+        _table().table(tmp_path / "runs", tmp_path, None)
