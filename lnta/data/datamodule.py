@@ -115,6 +115,10 @@ class VideoDataModule(pl.LightningDataModule):
         self.label_info: dict[str, str] = {}
         self._checked_test: tuple[list[str], list[int]] | None = None
 
+    def prepare_data(self) -> None:
+        # the commands call this first, before a trainer is built: a missing data.root is the first line printed
+        self.check_root()
+
     def check_root(self) -> None:
         if not self.root.is_dir():
             raise DataError(f"data.root={self.root}: folder not found{download_hint(self.name, self.root)}")
