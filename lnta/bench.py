@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lnta.benchmark.names import ALL_TRIALS, LADDER_CALL_S, LADDER_FIRST, LADDER_LAST, parse_trials  # torch-free: --help does not import torch (11 s cold)
+# torch-free: --help does not import torch (11 s cold)
+from lnta.benchmark.names import ALL_TRIALS, LADDER_CALL_S, LADDER_FIRST, LADDER_LAST, parse_trials
 
 
 def parse_args(argv=None):
@@ -24,8 +25,9 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, help="timed calls per figure, their mean (default 3, --quick 2)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (data.num_workers of ped2)")
     parser.add_argument("--loader-batches", type=int, default=20, help="batches per loader timing (times --repeats)")
-    parser.add_argument("--matmul-n", type=int, help=f"one matmul side for the peaks (default: the best rate of sides doubled from {LADDER_FIRST} "
-                             f"until one call takes over {LADDER_CALL_S:g} s, at most {LADDER_LAST})")
+    parser.add_argument("--matmul-n", type=int,
+                        help=f"one matmul side for the peaks (default: the best rate of sides doubled from "
+                             f"{LADDER_FIRST} until one call takes over {LADDER_CALL_S:g} s, at most {LADDER_LAST})")
     parser.add_argument("--jpeg-dir", type=Path, help="a folder of >= 16 JPEG frames (e.g. ped2/training/frames/01)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--trials", nargs="?", const="all", metavar="NAMES",

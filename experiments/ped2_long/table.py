@@ -106,19 +106,18 @@ def kind_check(runs: dict, other: dict, key: str = "auc_micro") -> dict:
     """The same method, seed and code trained on two CPU kinds (``runs`` vs ``other``, e.g. bf16 vs an AVX2
     CPU's fp32): per run, the epochs both reached, both values of ``key`` and their difference; ``mean_abs``
     and ``max_abs`` over all of them. Says how much a change of CPU kind moves one trajectory."""
-    rows, diffs = [], []
+    rows = []
     for method in sorted(set(runs) & set(other)):
         for seed in sorted(set(runs[method]) & set(other[method])):
-            a, b = runs[method][seed], other[method][seed]
-            for ra, rb in zip(a, b):
+            for ra, rb in zip(runs[method][seed], other[method][seed]):
                 if ra["epoch"] != rb["epoch"]:
                     break
-                diffs.append(ra[key] - rb[key])
                 rows.append({"method": method, "seed": seed, "epoch": ra["epoch"], "this": ra[key],
-                             "other": rb[key], "diff": diffs[-1]})
-    if not diffs:
+                             "other": rb[key], "diff": ra[key] - rb[key]})
+    if not rows:
         return {"rows": []}
-    return {"rows": rows, "mean_abs": float(np.mean(np.abs(diffs))), "max_abs": float(np.max(np.abs(diffs)))}
+    diffs = np.abs([r["diff"] for r in rows])
+    return {"rows": rows, "mean_abs": float(diffs.mean()), "max_abs": float(diffs.max())}
 
 
 def _cell(entry: dict, digits: int = 2) -> str:
