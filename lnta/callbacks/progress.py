@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
 
 from lnta.callbacks.resume import LAST
+from lnta.data.sampling import ClipIndex
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def _after_fit_clips(trainer, pl_module) -> tuple[int, int]:
     labels, clip_len = getattr(dm, "test_labels", None), getattr(dm, "clip_len", 16)
     if calibration and callable(getattr(dm, "calibration_clips", None)):  # the clips calibrate_after_fit samples
         calibration = dm.calibration_clips().count(clip_len, calibration)
-    tests = sum(max(len(v) - clip_len + 1, 0) for v in labels.values()) if labels and config.get("test_after_fit") else 0
+    tests = len(ClipIndex([len(v) for v in labels.values()], clip_len)) if labels and config.get("test_after_fit") else 0
     return int(calibration), int(tests)
 
 
