@@ -57,7 +57,7 @@ def train(cfg: DictConfig) -> dict | None:
 
     from lnta.anomaly.switch import anomalies_from_config
     from lnta.callbacks.progress import progress_bar
-    from lnta.callbacks.resume import expected_checkpoint_dir, resume_checkpoint
+    from lnta.callbacks.resume import exact_mid_epoch_resume, expected_checkpoint_dir, resume_checkpoint
     from lnta.loggers import log_test_metrics
     from lnta.metrics.evaluate import Evaluator
     from lnta.reporting.test_outputs import write_test_outputs
@@ -92,7 +92,7 @@ def train(cfg: DictConfig) -> dict | None:
                                       plugins=[AtomicCheckpointIO()])
     metrics = None
     try:
-        with expected_checkpoint_dir(ckpt_path, output_dir):
+        with expected_checkpoint_dir(ckpt_path, output_dir), exact_mid_epoch_resume(trainer, ckpt_path):
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         calibration = cfg.evaluation.get("calibration")
         calibration = calibrate_after_fit(trainer, module, datamodule, calibration, speed) if calibration else None

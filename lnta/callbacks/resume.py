@@ -56,6 +56,25 @@ def expected_checkpoint_dir(ckpt_path: str | None, output_dir: Path):
         yield
 
 
+#: Lightning's warning on a mid-epoch resume of a data loader without ``state_dict`` (it cannot know of
+#: :class:`ResumeState`, which restores the position through the data module's ``EpochShuffle``).
+MID_EPOCH_WARNING = "You're resuming from a checkpoint that ended before the epoch ended"
+
+
+@contextlib.contextmanager
+def exact_mid_epoch_resume(trainer: pl.Trainer, ckpt_path: str | None):
+    """While resuming ``ckpt_path`` on one device with a :class:`ResumeState` callback, silence Lightning's
+    warning that a mid-epoch resume is unreliable: that callback continues the epoch exactly. Under DDP
+    (where it cannot skip into the epoch and says so itself) or without it, the warning stays."""
+    exact = ckpt_path and trainer.world_size == 1 and any(isinstance(c, ResumeState) for c in trainer.callbacks)
+    if not exact:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=re.escape(MID_EPOCH_WARNING))
+        yield
+
+
 def capture_rng() -> dict:
     """Python, NumPy, torch (and CUDA) global RNG states as tensors and ints (loadable with weights_only)."""
     version, python_state, gauss = random.getstate()

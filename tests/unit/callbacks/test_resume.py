@@ -5,6 +5,7 @@ import warnings
 
 import pytest
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.demos.boring_classes import BoringModel
 
@@ -73,3 +74,42 @@ def test_other_checkpoints_are_left_as_saved(saved):
     before = copy.deepcopy(saved)
     assert not finish_epoch_on_restore(saved)
     assert saved == before
+
+
+# --- a mid-epoch resume: Lightning's "not resumable" warning only where it is true --------------------
+class ClipBatches(BoringModel):
+    """BoringModel with lnta's batch shape: a dict with ``clip`` (what ResumeState counts)."""
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader([{"clip": torch.randn(32)} for _ in range(64)], batch_size=2)
+
+    def training_step(self, batch, batch_idx):
+        return super().training_step(batch["clip"], batch_idx)
+
+
+def _mid_epoch_resume_warnings(tmp_path, callbacks):
+    """Train 3 of 32 batches, save, resume that checkpoint: the mid-epoch warnings seen."""
+    from lnta.callbacks.resume import MID_EPOCH_WARNING, exact_mid_epoch_resume
+
+    quiet = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False,
+             "enable_checkpointing": False}
+    first = pl.Trainer(max_steps=3, callbacks=[copy.deepcopy(c) for c in callbacks], **quiet)
+    first.fit(ClipBatches())
+    ckpt = str(tmp_path / "mid.ckpt")
+    first.save_checkpoint(ckpt)
+    trainer = pl.Trainer(max_steps=4, callbacks=callbacks, **quiet)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with exact_mid_epoch_resume(trainer, ckpt):
+            trainer.fit(ClipBatches(), ckpt_path=ckpt, weights_only=False)
+    return [str(w.message) for w in caught if MID_EPOCH_WARNING in str(w.message)]
+
+
+def test_a_mid_epoch_resume_with_resume_state_does_not_warn_it_is_unreliable(tmp_path):
+    from lnta.callbacks.resume import ResumeState
+
+    assert _mid_epoch_resume_warnings(tmp_path, [ResumeState()]) == []
+
+
+def test_without_resume_state_lightning_still_warns(tmp_path):
+    assert len(_mid_epoch_resume_warnings(tmp_path, [])) == 1
