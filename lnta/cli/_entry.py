@@ -33,11 +33,23 @@ def _one_line(text: str) -> str:
 _APPEND_HINT = re.compile(r"To append to your config use \+(\S+?)=")
 
 
-def _sweep_hint(message: str) -> str:
+def _swept_keys(argv: list[str]) -> set[str]:
+    """The keys a multirun sweeps over: those of overrides with several comma-separated values
+    (``anomaly=none,skip`` gives ``anomaly``), without Hydra's ``+``/``~`` prefixes."""
+    return {arg.split("=", 1)[0].lstrip("+~") for arg in argv if "=" in arg and "," in arg.split("=", 1)[1]}
+
+
+def _sweep_hint(message: str, argv: list[str] | None = None) -> str:
     """In a multirun, Hydra's "use +KEY=VALUE" hint is wrong where some swept options have the key (``+`` then
-    fails for them): the override that works for every job is ``++KEY=VALUE`` (set, or add where absent)."""
+    fails for them): the override that works for every job is ``++KEY=VALUE`` (set, or add where absent).
+    Only where KEY lies in a swept group (``anomaly.p`` in a sweep over ``anomaly``); elsewhere Hydra's hint
+    stands."""
+    argv = sys.argv[1:] if argv is None else argv
     match = _APPEND_HINT.search(message)
-    if match is None or not {"-m", "--multirun"} & set(sys.argv[1:]):
+    if match is None or not {"-m", "--multirun"} & set(argv):
+        return ""
+    key = match.group(1)
+    if not any(key == swept or key.startswith(swept + ".") for swept in _swept_keys(argv)):
         return ""
     return (f"; in a sweep over options of which only some have {match.group(1)}, use ++{match.group(1)}=... "
             "(sets it where present, adds it where absent)")
