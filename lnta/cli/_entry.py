@@ -171,13 +171,17 @@ def quiet_logs() -> None:
     """Silence what our dependencies print that the user can do nothing about (idempotent).
 
     - Lightning's adverts and repeated banners (:class:`LightningNoise` on its rank-zero loggers);
-    - the ``FutureWarning`` of torch's ``LeafSpec`` that Lightning's ``_pytree`` triggers on every fit.
+    - the ``FutureWarning`` of torch's ``LeafSpec`` that Lightning's ``_pytree`` triggers on every fit;
+    - Lightning's warning that an epoch has fewer batches than ``log_every_n_steps`` (a reduced-scale run,
+      ``trainer.limit_train_batches``): its step counter runs on across epochs, so the curve is still logged
+      every ``log_every_n_steps`` steps.
     """
     for name in _LIGHTNING_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, LightningNoise) for f in logger.filters):
             logger.addFilter(LightningNoise())
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging interval")
 
 
 def _quiet(task):
