@@ -2,7 +2,8 @@
 
 Each run is the real CLI, ``python -m lnta.train +experiment=synthetic_<method> seed=S``, writing into
 ``<out>/<time>/<method>/seed<S>`` (a fresh folder per demo, so nothing is resumed or overwritten), its
-console output into ``seed<S>.log`` beside that folder. The data are the same for every run (``data.seed``); only the
+console output into ``seed<S>.log`` beside that folder; the demo's console gets each run's start, its duration
+estimate (after its first steps) and its end. The data are the same for every run (``data.seed``); only the
 training seed differs. ``--jobs`` runs side by side (default: one more than the cores, so that the last run
 does not train alone on an otherwise idle machine), each with ``OMP_NUM_THREADS`` = cores / jobs, at least 1. At the
 end: the frame-level AUC of every run (reference protocol, last epoch), mean ± std (ddof 1) per method with
@@ -42,6 +43,22 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+#: The line of a run's output the demo relays to its console: the run's estimate of its duration
+#: (:class:`lnta.callbacks.progress.RunPlan`, after its first timed steps).
+ESTIMATE = " s per step over "
+
+
+def relay(lines, log, name: str) -> None:
+    """Copy a run's output ``lines`` (text, each ending in a newline) into ``log`` (a text file) and print its
+    duration estimate (the line holding :data:`ESTIMATE`) as ``[demo] <name>: <estimate>``, so that the
+    console says how long the minutes of training between the start and done lines will take."""
+    for line in lines:
+        log.write(line)
+        if ESTIMATE in line:
+            log.flush()
+            print(f"[demo] {name}: {line.split('plan: ', 1)[-1].strip()}", flush=True)
+
+
 class _Runner:
     """Starts the training runs as subprocesses; on the first failure stops the others."""
 
@@ -67,9 +84,11 @@ class _Runner:
                 return None
             command = self.command(method, seed)
             print(f"[demo] start {method} seed {seed}: {' '.join(command[1:])}", flush=True)
-            with open(log_path, "w") as log:
-                proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+                                    errors="replace")
             self.procs.add(proc)
+        with open(log_path, "w") as log:
+            relay(proc.stdout, log, f"{method} seed {seed}")
         code = proc.wait()
         with self.lock:
             self.procs.discard(proc)

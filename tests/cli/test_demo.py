@@ -77,3 +77,17 @@ def test_mechanism_table_pools_each_kind_by_pixels(tmp_path):
     # video 01 holds carts, 02 runners (TEST_KINDS); gaps 10 dB (carts both seeds), runners 0 dB then 10 dB
     assert text.splitlines()[0].endswith("| AUC cart videos | AUC runner videos |")
     assert row[4:] == ["10.00 ± 0.00", "10.00 ± 0.00", "5.00 ± 7.07", "0.9000 ± 0.0000", "0.6000 ± 0.0000 |"]
+
+
+def test_relay_keeps_the_whole_output_in_the_log_and_prints_only_the_estimate(tmp_path, capsys):
+    from lnta.demo import relay
+
+    lines = ["[2026-12-06 18:00:00,000][lnta.callbacks.progress][INFO] - plan: synthetic: 1450 training clips\n",
+             "[2026-12-06 18:00:09,000][lnta.callbacks.progress][INFO] - plan: 1.37 s per step over 5 steps; "
+             "about 0:06:30 left for training (ends ~2026-12-06 18:07)\n",
+             "[2026-12-06 18:07:00,000][lnta][INFO] - test: AUC micro 0.8591\n"]
+    with open(tmp_path / "seed0.log", "w") as log:
+        relay(iter(lines), log, "skip seed 0")
+    assert (tmp_path / "seed0.log").read_text() == "".join(lines)
+    assert capsys.readouterr().out == ("[demo] skip seed 0: 1.37 s per step over 5 steps; about 0:06:30 left for "
+                                       "training (ends ~2026-12-06 18:07)\n")
