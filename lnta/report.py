@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     print(markdown(result["summary"], result["differs"]))
-    print(f"{len(result['runs'])} runs -> {args.out} (report.md, table.csv, runs.csv, {len(result['plots'])} plots)")
+    runs = len(result["runs"])
+    print(f"{runs} run{'' if runs == 1 else 's'} -> {args.out} "
+          f"(report.md, table.csv, runs.csv, {len(result['plots'])} plots)")
 
 
 if __name__ == "__main__":

@@ -181,7 +181,8 @@ def quiet_logs() -> None:
         if not any(isinstance(f, LightningNoise) for f in logger.filters):
             logger.addFilter(LightningNoise())
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
-    warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging interval")
+    warnings.filterwarnings("ignore",
+                            message=r"The number of training batches \(\d+\) is smaller than the logging interval")
 
 
 def _quiet(task):

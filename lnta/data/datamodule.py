@@ -156,13 +156,15 @@ class VideoDataModule(pl.LightningDataModule):
             videos = self.videos(split)
             store = open_cache(self.cache, split, self.image_size, videos)
             if store is None:
+                log.info("%s %s: decoding %d video%s (lnta.prepare caches them for later runs)", self.name, split,
+                         len(videos), "" if len(videos) == 1 else "s")
                 store = FrameStore.decode(videos, self.image_size, self.backend)
                 how = "decoded into memory"
             else:
                 how = f"memory-mapped from the prepared cache {self.cache}"
             self.verify(split, store)
-            log.info("%s %s: %d videos, %d frames at %s, %s", self.name, split, len(store.names),
-                     sum(store.lengths), store.image_size, how)
+            log.info("%s %s: %d video%s, %d frames at %s, %s", self.name, split, len(store.names),
+                     "" if len(store.names) == 1 else "s", sum(store.lengths), store.image_size, how)
             self._stores[split] = store
         return self._stores[split]
 

@@ -30,6 +30,7 @@ from lnta.trainer.compiled import compiled_last
 from lnta.trainer.precision import inference_compile_of, precision_of, resolve_device, resolve_speed
 
 log = logging.getLogger("lnta.score")
+calibrate_log = logging.getLogger("lnta.calibrate")  # recalibrate's lines, under its command's name
 
 CSV_COLUMNS = ["video", "frame", "psnr", "score", "calibrated", "flagged"]
 RUNTIMES = ("pytorch", "openvino")
@@ -246,8 +247,9 @@ def recalibrate(cfg: DictConfig) -> dict:
                         "calibration needs normal footage of many frames")
     trained_on = _inside_training_root(sources, checkpoint[CONFIG_KEY].get("data") or {})
     if trained_on:
-        log.warning("input=%s lies in the checkpoint's training folder (data.root=%s): frames the model trained on "
-                    "give too low a threshold; calibrate on normal footage it never saw", cfg.input, trained_on)
+        calibrate_log.warning("input=%s lies in the checkpoint's training folder (data.root=%s): frames the model "
+                              "trained on give too low a threshold; calibrate on normal footage it never saw",
+                              cfg.input, trained_on)
     what = "normal footage from the training folder" if trained_on else "held-out normal footage"
     stats = calibration_stats(psnr, f"{len(psnr)} frames of {what} {cfg.input}")
     stats.update(held_out=not trained_on, input=str(Path(str(cfg.input)).expanduser().resolve()), videos=len(sources))
@@ -256,13 +258,13 @@ def recalibrate(cfg: DictConfig) -> dict:
         old = float(np.mean(calibrated_scores(psnr, scorer.stats) > threshold_for(scorer.stats, None,
                                                                                    cfg.false_alarm_rate)))
         stats["previous"] = {"source": scorer.stats["source"], "false_alarm_rate_here": old}
-        log.info("the previous threshold (%s) flags %.1f%% of these normal frames; the new one %.1f%% "
-                 "(false_alarm_rate=%g)", scorer.stats["source"], 100 * old,
-                 100 * float(np.mean(calibrated_scores(psnr, stats) > new_threshold)), cfg.false_alarm_rate)
+        calibrate_log.info("the previous threshold (%s) flags %.1f%% of these normal frames; the new one %.1f%% "
+                           "(false_alarm_rate=%g)", scorer.stats["source"], 100 * old,
+                           100 * float(np.mean(calibrated_scores(psnr, stats) > new_threshold)), cfg.false_alarm_rate)
     checkpoint[CALIBRATION_KEY] = stats
     out = Path(cfg.out).expanduser() if cfg.get("out") else Path(cfg.paths.output_dir) / "calibrated.ckpt"
     with atomic_path(out) as tmp:
         torch.save(checkpoint, tmp)
-    log.info("calibrated on %d frames of %d video(s): normal PSNR %.2f +- %.2f dB, threshold z > %.3f -> %s",
-             stats["n"], len(sources), stats["mean"], stats["std"], new_threshold, out)
+    calibrate_log.info("calibrated on %d frames of %d video(s): normal PSNR %.2f +- %.2f dB, threshold z > %.3f "
+                       "-> %s", stats["n"], len(sources), stats["mean"], stats["std"], new_threshold, out)
     return {k: v for k, v in stats.items() if k != "psnr"}

@@ -106,8 +106,10 @@ class PixelScorer(pl.Callback):
         """Pixel-level metrics of the gathered maps against the masks of test videos ``names``
         (with ``lengths`` frames each, checked): ``pixel_auc``, ``pixel_auc_rule``, ``pixel_count``,
         ``rbdc``, ``tbdc``, ``gt_regions``, ``gt_tracks``, ``rbdc_rule``."""
-        masks = load_pixel_masks(self.path, names, lengths)
         data = self.data
+        log.info("pixel-level metrics: the error maps of %d frames against the masks (AUC, RBDC, TBDC)",
+                 len(data["frame"]))
+        masks = load_pixel_masks(self.path, names, lengths)
         labels = np.stack([masks[names[v]][f, ::self.stride, ::self.stride]
                            for v, f in zip(data["video"], data["frame"])])
         auc = roc_auc(data["error"].astype(np.float32).ravel(), labels.ravel())

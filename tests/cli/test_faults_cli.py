@@ -345,6 +345,7 @@ def test_calibrate_on_held_out_footage_and_score_says_how_the_threshold_was_set(
     inside = run_cli("lnta.calibrate", f"ckpt_path={ckpt}", f"input={training}", f"out={tmp_path / 'inside.ckpt'}",
                      "progress=false", f"hydra.run.dir={tmp_path / 'cal_inside'}")
     assert "lies in the checkpoint's training folder" in inside.stdout + inside.stderr
+    assert "[lnta.calibrate]" in inside.stdout + inside.stderr  # its lines under its own command's name
     assert not torch.load(tmp_path / "inside.ckpt", map_location="cpu", weights_only=True)["lnta_calibration"]["held_out"]
     normal = shutil.copytree(training, tmp_path / "footage")  # the same frames as footage from elsewhere
     new = tmp_path / "held_out.ckpt"

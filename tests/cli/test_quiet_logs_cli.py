@@ -25,6 +25,8 @@ def test_train_and_every_epoch_eval_are_quiet(tmp_path, tiny):
     # the synthetic data has pixel masks (testing/pixel_gt_masks.npz): the pixel AUC is reported
     assert row.split() == [f"{metrics[k]:.4f}" for k in ("auc_micro", "auc_macro", "pixel_auc")] + [str(run)]
     assert "AUC micro  AUC macro" not in evaluate.stdout
+    log = train.stdout + train.stderr  # the pixel metrics' seconds are announced before they pass
+    assert log.index("pixel-level metrics: the error maps of") < log.index("pixel-level AUC"), log[-3000:]
     for result in (train, evaluate):
         log = result.stdout + result.stderr
         for word in NOISE:
