@@ -4,6 +4,8 @@ import csv
 import json
 import re
 import shlex
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -105,3 +107,20 @@ def test_folder_errors_are_one_line(tmp_path):
     result = run_cli("lnta.train", "+experiment=folder_skip", f"data.root={tmp_path / 'broken'}", "data.holdout=0",
                      f"hydra.run.dir={tmp_path / 'run'}", check=False)
     assert one_error(result).startswith(f"error: {tmp_path / 'broken' / 'cam2.mp4'}: unreadable or corrupt video")
+
+
+def test_the_readme_snippet_writes_five_videos_the_folder_reads(tmp_path):
+    """The README's "No footage at hand yet?" Python block runs as written and makes a folder data=folder takes."""
+    from lnta.data.folder import find_videos
+    from lnta.data.io.store import FrameStore
+
+    text = (REPO / "README.md").read_text()
+    section = text.split("\n## Train on your own videos\n", 1)[1].split("\n## ", 1)[0]
+    [snippet] = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    (tmp_path / "normal_videos").mkdir()
+    (tmp_path / "make_videos.py").write_text(snippet)  # run as a user who pastes it into a file
+    subprocess.run([sys.executable, "make_videos.py"], cwd=tmp_path, check=True, timeout=300)
+    videos = find_videos(tmp_path / "normal_videos")
+    assert [name for name, _ in videos] == ["cam1", "cam2", "cam3", "cam4", "cam5"]
+    store = FrameStore.decode(videos, 32)
+    assert store.lengths == [40] * 5
