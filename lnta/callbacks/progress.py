@@ -111,11 +111,11 @@ class OverallProgressBar(TQDMProgressBar):
         bar = self.train_progress_bar
         bar.reset(total=total_steps(trainer))
         bar.initial = bar.n = trainer.global_step  # a resumed run's rate counts only its own steps
-        bar.refresh()
+        self.on_train_epoch_start(trainer)  # a resume mid-epoch gets no epoch start from Lightning
 
     def on_train_epoch_start(self, trainer, *_) -> None:
         epochs = trainer.max_epochs if trainer.max_epochs not in (None, -1) else "?"
-        self.train_progress_bar.set_description(f"Epoch {trainer.current_epoch + 1}/{epochs}")
+        self.train_progress_bar.set_description(f"Epoch {trainer.current_epoch + 1}/{epochs}")  # refreshes
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         bar = self.train_progress_bar

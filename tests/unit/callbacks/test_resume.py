@@ -113,3 +113,30 @@ def test_a_mid_epoch_resume_with_resume_state_does_not_warn_it_is_unreliable(tmp
 
 def test_without_resume_state_lightning_still_warns(tmp_path):
     assert len(_mid_epoch_resume_warnings(tmp_path, [])) == 1
+
+
+def test_the_progress_bar_names_the_epoch_after_a_mid_epoch_resume(tmp_path):
+    """Lightning calls no epoch start on a mid-epoch resume; the bar still says "Epoch 1/2", not "Training"."""
+    from lnta.callbacks.progress import OverallProgressBar
+    from lnta.callbacks.resume import ResumeState
+
+    ckpt = str(tmp_path / "mid.ckpt")
+
+    class SaveAtStep3(pl.Callback):  # as GracefulStop saves: after a step, inside the epoch
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step == 3:
+                trainer.save_checkpoint(ckpt)
+
+    first = pl.Trainer(max_steps=5, callbacks=[ResumeState(), SaveAtStep3()], logger=False, enable_progress_bar=False,
+                       enable_model_summary=False, enable_checkpointing=False)
+    first.fit(ClipBatches())
+    bar, seen = OverallProgressBar(), []
+
+    class Look(pl.Callback):
+        def on_train_batch_end(self, trainer, *_):
+            seen.append(bar.train_progress_bar.desc)
+
+    trainer = pl.Trainer(max_epochs=2, max_steps=4, callbacks=[ResumeState(), bar, Look()], logger=False,
+                         enable_model_summary=False, enable_checkpointing=False)
+    trainer.fit(ClipBatches(), ckpt_path=ckpt, weights_only=False)
+    assert trainer.global_step == 4 and seen == ["Epoch 1/2: "]
