@@ -67,16 +67,16 @@ def train(cfg: DictConfig) -> dict | None:
     from lnta.trainer.precision import speed_from_config, trainer_accelerator
 
     check_train_config(cfg)
-    pl.seed_everything(cfg.seed, workers=True)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)  # said with the speed settings, once the data are found
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = resume_checkpoint(cfg.ckpt_path, output_dir)
     resumed = load_checkpoint(ckpt_path) if ckpt_path else None  # checked before anything is built or written
     speed = speed_from_config(cfg)
-    log.info("%s", speed)
     anomalies = anomalies_from_config(cfg.anomaly)
     datamodule = build_datamodule(cfg, speed, anomalies)
     callbacks = build_named(cfg.get("callbacks"))
     datamodule.prepare_data()  # generated data (synthetic) exist, masks included, before the evaluator looks for them
+    log.info("seed %s, %s", cfg.seed, speed)
     evaluator = Evaluator.from_config(cfg.evaluation, datamodule.root)
     dashboard = callbacks.get("dashboard")
     error_maps = evaluator.error_maps or bool(dashboard is not None and dashboard.heatmaps)

@@ -116,8 +116,9 @@ class VideoDataModule(pl.LightningDataModule):
         self._checked_test: tuple[list[str], list[int]] | None = None
 
     def prepare_data(self) -> None:
-        # the commands call this first, before a trainer is built: a missing data.root is the first line printed
-        self.check_root()
+        # the commands call this first, before a trainer is built: a missing data.root, an empty folder or one
+        # without videos is the first line printed (finding the layout lists files; nothing is decoded)
+        self.layout()
 
     def check_root(self) -> None:
         if not self.root.is_dir():

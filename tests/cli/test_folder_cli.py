@@ -102,6 +102,7 @@ def test_folder_errors_are_one_line(tmp_path):
     assert one_error(result) == (f"error: data.root={tmp_path / 'empty'}: the folder is empty (expected video files "
                                  "(.avi, .mp4, .mov, .mkv, .m4v, .mpg, .mpeg, .webm, .wmv) or sub-folders of frame "
                                  "images (.jpg, .jpeg, .png, .tif, .tiff, .bmp))")
+    assert "GPU available" not in result.stdout + result.stderr  # found before a trainer is built
     fr.own_footage(tmp_path / "broken", [20, 20])
     (tmp_path / "broken" / "cam2.mp4").write_bytes(b"not a video")
     result = run_cli("lnta.train", "+experiment=folder_skip", f"data.root={tmp_path / 'broken'}", "data.holdout=0",
