@@ -62,7 +62,7 @@ def train(cfg: DictConfig) -> dict | None:
     from lnta.metrics.evaluate import Evaluator
     from lnta.reporting.test_outputs import write_test_outputs
     from lnta.trainer.build import build_module
-    from lnta.trainer.checkpoint import AtomicCheckpointIO, check_resumable, load_checkpoint
+    from lnta.trainer.checkpoint import AtomicCheckpointIO, check_resumable, load_checkpoint, resume_state
     from lnta.trainer.compiled import compiled_last
     from lnta.trainer.precision import speed_from_config, trainer_accelerator
 
@@ -82,6 +82,7 @@ def train(cfg: DictConfig) -> dict | None:
     error_maps = evaluator.error_maps or bool(dashboard is not None and dashboard.heatmaps)
     module = build_module(OmegaConf.to_container(cfg, resolve=True), datamodule.center, speed=speed,
                           anomalies=anomalies, train=True, error_maps=error_maps)
+    position = resume_state(resumed) if resumed is not None else {}
     if resumed is not None:
         check_resumable(module, resumed, ckpt_path, cfg.trainer.get("max_steps"))
         del resumed
@@ -92,7 +93,7 @@ def train(cfg: DictConfig) -> dict | None:
                                       plugins=[AtomicCheckpointIO()])
     metrics = None
     try:
-        with expected_checkpoint_dir(ckpt_path, output_dir), exact_mid_epoch_resume(trainer, ckpt_path):
+        with expected_checkpoint_dir(ckpt_path, output_dir), exact_mid_epoch_resume(trainer, datamodule, position):
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         calibration = cfg.evaluation.get("calibration")
         calibration = calibrate_after_fit(trainer, module, datamodule, calibration, speed) if calibration else None

@@ -62,11 +62,16 @@ MID_EPOCH_WARNING = "You're resuming from a checkpoint that ended before the epo
 
 
 @contextlib.contextmanager
-def exact_mid_epoch_resume(trainer: pl.Trainer, ckpt_path: str | None):
-    """While resuming ``ckpt_path`` on one device with a :class:`ResumeState` callback, silence Lightning's
-    warning that a mid-epoch resume is unreliable: that callback continues the epoch exactly. Under DDP
-    (where it cannot skip into the epoch and says so itself) or without it, the warning stays."""
-    exact = ckpt_path and trainer.world_size == 1 and any(isinstance(c, ResumeState) for c in trainer.callbacks)
+def exact_mid_epoch_resume(trainer: pl.Trainer, datamodule, state: dict):
+    """While resuming a checkpoint whose :class:`ResumeState` ``state`` (what it stored:
+    :func:`lnta.trainer.checkpoint.resume_state`, {} for a fresh start) holds a position, on one device, with a
+    :class:`ResumeState` callback and a data module with a ``train_order`` to skip into, silence Lightning's
+    warning that a mid-epoch resume is unreliable: that callback continues the epoch exactly. Otherwise (a
+    checkpoint without the position, one saved on several devices, a resume under DDP, no such callback or
+    order) the warning stays."""
+    exact = ("done" in state and int(state.get("world_size", 1)) == 1 and trainer.world_size == 1
+             and getattr(datamodule, "train_order", None) is not None
+             and any(isinstance(c, ResumeState) for c in trainer.callbacks))
     if not exact:
         yield
         return
@@ -143,6 +148,7 @@ class ResumeState(pl.Callback):
         self._pending: dict | None = None
         self._batches = 0  # batches trained in the current epoch
         self._epoch_end = False  # restored after an epoch's last batch: nothing left to train in it
+        self._world_size = 1
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.position = {"epoch": trainer.current_epoch, "done": (batch_idx + 1) * len(batch["clip"])}
@@ -156,8 +162,11 @@ class ResumeState(pl.Callback):
                          **({"cut_epoch": trainer.current_epoch, "cut_done": self.position["done"]} if cut else {})}
         self._batches = 0
 
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self._world_size = trainer.world_size  # ``done`` counts one rank's clips: a resume elsewhere is not exact
+
     def state_dict(self) -> dict:
-        return {"rng": capture_rng(), **self.position, "batches": self._batches}
+        return {"rng": capture_rng(), **self.position, "batches": self._batches, "world_size": self._world_size}
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         # before Lightning restores its loops from the same dict; one device only: under DDP Lightning

@@ -77,42 +77,76 @@ def test_other_checkpoints_are_left_as_saved(saved):
 
 
 # --- a mid-epoch resume: Lightning's "not resumable" warning only where it is true --------------------
-class ClipBatches(BoringModel):
-    """BoringModel with lnta's batch shape: a dict with ``clip`` (what ResumeState counts)."""
+QUIET = {"accelerator": "cpu", "devices": 1, "logger": False, "enable_progress_bar": False,
+         "enable_model_summary": False, "enable_checkpointing": False}
 
-    def train_dataloader(self):
-        return torch.utils.data.DataLoader([{"clip": torch.randn(32)} for _ in range(64)], batch_size=2)
+
+class ClipBatches(BoringModel):
+    """BoringModel on lnta's batch shape: a dict with ``clip`` (what ResumeState counts)."""
 
     def training_step(self, batch, batch_idx):
         return super().training_step(batch["clip"], batch_idx)
 
 
-def _mid_epoch_resume_warnings(tmp_path, callbacks):
-    """Train 3 of 32 batches, save, resume that checkpoint: the mid-epoch warnings seen."""
-    from lnta.callbacks.resume import MID_EPOCH_WARNING, exact_mid_epoch_resume
+class _Keyed(torch.utils.data.Dataset):
+    def __init__(self, data):
+        self.data = data
 
-    quiet = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False,
-             "enable_checkpointing": False}
-    first = pl.Trainer(max_steps=3, callbacks=[copy.deepcopy(c) for c in callbacks], **quiet)
-    first.fit(ClipBatches())
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, key):  # (index, item seed) from EpochShuffle
+        return {"clip": self.data[key[0]]}
+
+
+class OrderedClips(pl.LightningDataModule):
+    """64 items in 32 batches of 2, in lnta's resumable training order (``train_order``), or without it."""
+
+    def __init__(self, ordered: bool = True):
+        from lnta.data.order import EpochShuffle
+
+        super().__init__()
+        self.data = torch.randn(64, 32, generator=torch.Generator().manual_seed(0))
+        self.train_order = EpochShuffle(64, seed=0) if ordered else None
+
+    def train_dataloader(self):
+        if self.train_order is None:
+            return torch.utils.data.DataLoader([{"clip": x} for x in self.data], batch_size=2)
+        return torch.utils.data.DataLoader(_Keyed(self.data), batch_size=2, sampler=self.train_order)
+
+
+def _mid_epoch_checkpoint(tmp_path, callbacks) -> str:
+    """A checkpoint saved after step 3 of 32, inside epoch 0 (as GracefulStop saves)."""
     ckpt = str(tmp_path / "mid.ckpt")
-    first.save_checkpoint(ckpt)
-    trainer = pl.Trainer(max_steps=4, callbacks=callbacks, **quiet)
+
+    class SaveAtStep3(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step == 3:
+                trainer.save_checkpoint(ckpt)
+
+    pl.Trainer(max_steps=5, callbacks=[*callbacks, SaveAtStep3()], **QUIET).fit(ClipBatches(), OrderedClips())
+    return ckpt
+
+
+@pytest.mark.parametrize("case", ["exact", "no ResumeState", "saved on 2 devices", "no training order"])
+def test_lightnings_mid_epoch_warning_shows_only_where_the_resume_is_not_exact(tmp_path, case):
+    from lnta.callbacks.resume import MID_EPOCH_WARNING, ResumeState, exact_mid_epoch_resume
+    from lnta.trainer.checkpoint import resume_state
+
+    callbacks = [] if case == "no ResumeState" else [ResumeState()]
+    ckpt = _mid_epoch_checkpoint(tmp_path, [ResumeState()])
+    state = resume_state(torch.load(ckpt, map_location="cpu", weights_only=False))
+    assert state["done"] == 6 and state["world_size"] == 1  # 3 batches of 2 clips, one device
+    if case == "saved on 2 devices":
+        state = {**state, "world_size": 2}
+    datamodule = OrderedClips(ordered=case != "no training order")
+    trainer = pl.Trainer(max_steps=4, callbacks=callbacks, **QUIET)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with exact_mid_epoch_resume(trainer, ckpt):
-            trainer.fit(ClipBatches(), ckpt_path=ckpt, weights_only=False)
-    return [str(w.message) for w in caught if MID_EPOCH_WARNING in str(w.message)]
-
-
-def test_a_mid_epoch_resume_with_resume_state_does_not_warn_it_is_unreliable(tmp_path):
-    from lnta.callbacks.resume import ResumeState
-
-    assert _mid_epoch_resume_warnings(tmp_path, [ResumeState()]) == []
-
-
-def test_without_resume_state_lightning_still_warns(tmp_path):
-    assert len(_mid_epoch_resume_warnings(tmp_path, [])) == 1
+        with exact_mid_epoch_resume(trainer, datamodule, state):
+            trainer.fit(ClipBatches(), datamodule, ckpt_path=ckpt, weights_only=False)
+    seen = [str(w.message) for w in caught if MID_EPOCH_WARNING in str(w.message)]
+    assert len(seen) == (0 if case == "exact" else 1), seen
 
 
 def test_the_progress_bar_names_the_epoch_after_a_mid_epoch_resume(tmp_path):
@@ -120,23 +154,14 @@ def test_the_progress_bar_names_the_epoch_after_a_mid_epoch_resume(tmp_path):
     from lnta.callbacks.progress import OverallProgressBar
     from lnta.callbacks.resume import ResumeState
 
-    ckpt = str(tmp_path / "mid.ckpt")
-
-    class SaveAtStep3(pl.Callback):  # as GracefulStop saves: after a step, inside the epoch
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            if trainer.global_step == 3:
-                trainer.save_checkpoint(ckpt)
-
-    first = pl.Trainer(max_steps=5, callbacks=[ResumeState(), SaveAtStep3()], logger=False, enable_progress_bar=False,
-                       enable_model_summary=False, enable_checkpointing=False)
-    first.fit(ClipBatches())
+    ckpt = _mid_epoch_checkpoint(tmp_path, [ResumeState()])
     bar, seen = OverallProgressBar(), []
 
     class Look(pl.Callback):
         def on_train_batch_end(self, trainer, *_):
             seen.append(bar.train_progress_bar.desc)
 
-    trainer = pl.Trainer(max_epochs=2, max_steps=4, callbacks=[ResumeState(), bar, Look()], logger=False,
-                         enable_model_summary=False, enable_checkpointing=False)
-    trainer.fit(ClipBatches(), ckpt_path=ckpt, weights_only=False)
+    trainer = pl.Trainer(max_epochs=2, max_steps=4, callbacks=[ResumeState(), bar, Look()],
+                         **{**QUIET, "enable_progress_bar": True})
+    trainer.fit(ClipBatches(), OrderedClips(), ckpt_path=ckpt, weights_only=False)
     assert trainer.global_step == 4 and seen == ["Epoch 1/2: "]
