@@ -52,7 +52,9 @@ def _datamodule(cfg: DictConfig, trained: dict, eval_batch_scale: int, output_di
     if data_cfg.get("image_size") != trained["data"]["image_size"]:
         raise ConfigError(f"data.image_size={data_cfg.get('image_size')}: the checkpoint was trained at "
                           f"{trained['data']['image_size']}")
-    return hydra.utils.instantiate(data_cfg, eval_batch_scale=eval_batch_scale, _convert_="object")
+    datamodule = hydra.utils.instantiate(data_cfg, eval_batch_scale=eval_batch_scale, _convert_="object")
+    datamodule.prepare_data()  # on every rank, before a trainer is built: bad data is the first line printed
+    return datamodule
 
 
 def _test(cfg: DictConfig, checkpoint: dict, ckpt_path: Path, datamodule, output_dir: Path) -> dict:
