@@ -43,20 +43,19 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-#: The line of a run's output the demo relays to its console: the run's estimate of its duration
-#: (:class:`lnta.callbacks.progress.RunPlan`, after its first timed steps).
-ESTIMATE = " s per step over "
-
-
 def relay(lines, log, name: str) -> None:
-    """Copy a run's output ``lines`` (text, each ending in a newline) into ``log`` (a text file) and print its
-    duration estimate (the line holding :data:`ESTIMATE`) as ``[demo] <name>: <estimate>``, so that the
-    console says how long the minutes of training between the start and done lines will take."""
+    """Copy a run's output ``lines`` (bytes, each ending in a newline) into ``log`` (a binary file) and print its
+    duration estimate (the plan's line holding :data:`lnta.callbacks.progress.ESTIMATE`) as
+    ``[demo] <name>: <estimate>``, so that the console says how long the minutes of training between the start
+    and done lines will take."""
+    from lnta.callbacks.progress import ESTIMATE
+
+    marker = ESTIMATE.encode()
     for line in lines:
         log.write(line)
-        if ESTIMATE in line:
+        if marker in line:
             log.flush()
-            print(f"[demo] {name}: {line.split('plan: ', 1)[-1].strip()}", flush=True)
+            print(f"[demo] {name}: {line.decode(errors='replace').split('plan: ', 1)[-1].strip()}", flush=True)
 
 
 class _Runner:
@@ -84,11 +83,17 @@ class _Runner:
                 return None
             command = self.command(method, seed)
             print(f"[demo] start {method} seed {seed}: {' '.join(command[1:])}", flush=True)
-            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
-                                    errors="replace")
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
             self.procs.add(proc)
-        with open(log_path, "w") as log:
-            relay(proc.stdout, log, f"{method} seed {seed}")
+        try:
+            with open(log_path, "wb") as log:
+                relay(proc.stdout, log, f"{method} seed {seed}")
+        except BaseException:  # e.g. the console's pipe closed: the run must not block on a full pipe
+            proc.terminate()
+            proc.wait()
+            raise
+        finally:
+            proc.stdout.close()
         code = proc.wait()
         with self.lock:
             self.procs.discard(proc)

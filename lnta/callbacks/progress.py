@@ -45,6 +45,8 @@ def _after_fit_clips(trainer, pl_module) -> tuple[int, int]:
 
 #: A fit estimated longer than this (seconds) gets the hint of a smaller scale.
 LONG_RUN_S = 3600
+#: The words of the plan's estimate line between the step time and the steps timed (``lnta.demo`` relays it).
+ESTIMATE = " s per step over "
 
 
 class RunPlan(pl.Callback):
@@ -94,7 +96,7 @@ class RunPlan(pl.Callback):
         parts = [f"{calibration} calibration clips" if calibration else "", f"{tests} test clips" if tests else ""]
         then = f", then ~{_duration(after)} for {' and '.join(p for p in parts if p)}" if after_clips else ""
         end = datetime.datetime.now() + datetime.timedelta(seconds=left + after)
-        log.info("plan: %.2f s per step over %d steps; about %s left for training%s (ends ~%s)",
+        log.info("plan: %.2f" + ESTIMATE + "%d steps; about %s left for training%s (ends ~%s)",
                  per_step, done, _duration(left), then, end.strftime("%Y-%m-%d %H:%M"))
         if left + after > LONG_RUN_S:
             log.info("plan: a run of minutes on a CPU is +experiment=synthetic_skip (the demo's scale); the paper's "

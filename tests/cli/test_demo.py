@@ -12,8 +12,11 @@ from tests.conftest import run_cli, tiny_overrides
 @pytest.mark.slow
 def test_demo_prints_per_seed_aucs_and_mean_std_per_method(tmp_path):
     overrides = [o for o in tiny_overrides(tmp_path) if not o.startswith("hydra.run.dir")]
-    result = run_cli("lnta.demo", "--seeds", "2", "--jobs", "2", "--out", str(tmp_path / "demo"), *overrides)
+    result = run_cli("lnta.demo", "--seeds", "2", "--jobs", "2", "--out", str(tmp_path / "demo"), *overrides,
+                     "callbacks.run_plan.timed_steps=1")  # the estimate after the second of the two steps
     out = result.stdout
+    # each run's duration estimate is relayed to the console
+    assert re.search(r"^\[demo\] skip seed 1: \d+\.\d\d s per step over 1 steps; about ", out, flags=re.M), out
     lines = out.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("| method |")]
     assert len(starts) == 2, out  # the AUC table, then the mechanism table
@@ -80,14 +83,15 @@ def test_mechanism_table_pools_each_kind_by_pixels(tmp_path):
 
 
 def test_relay_keeps_the_whole_output_in_the_log_and_prints_only_the_estimate(tmp_path, capsys):
+    from lnta.callbacks.progress import ESTIMATE
     from lnta.demo import relay
 
-    lines = ["[2026-12-06 18:00:00,000][lnta.callbacks.progress][INFO] - plan: synthetic: 1450 training clips\n",
-             "[2026-12-06 18:00:09,000][lnta.callbacks.progress][INFO] - plan: 1.37 s per step over 5 steps; "
-             "about 0:06:30 left for training (ends ~2026-12-06 18:07)\n",
-             "[2026-12-06 18:07:00,000][lnta][INFO] - test: AUC micro 0.8591\n"]
-    with open(tmp_path / "seed0.log", "w") as log:
+    lines = [b"[2026-12-06 18:00:00,000][lnta.callbacks.progress][INFO] - plan: synthetic: 1450 training clips\n",
+             f"[2026-12-06 18:00:09,000][lnta.callbacks.progress][INFO] - plan: 1.37{ESTIMATE}5 steps; about 0:06:30 "
+             "left for training (ends ~2026-12-06 18:07)\n".encode(),
+             "[2026-12-06 18:07:00,000][lnta][INFO] - test: AUC micro 0.8591 \u00b1\n".encode()]
+    with open(tmp_path / "seed0.log", "wb") as log:
         relay(iter(lines), log, "skip seed 0")
-    assert (tmp_path / "seed0.log").read_text() == "".join(lines)
+    assert (tmp_path / "seed0.log").read_bytes() == b"".join(lines)  # every byte, whatever the locale
     assert capsys.readouterr().out == ("[demo] skip seed 0: 1.37 s per step over 5 steps; about 0:06:30 left for "
                                        "training (ends ~2026-12-06 18:07)\n")
