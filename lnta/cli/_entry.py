@@ -33,26 +33,16 @@ def _one_line(text: str) -> str:
 _APPEND_HINT = re.compile(r"To append to your config use \+(\S+?)=")
 
 
-def _swept_keys(argv: list[str]) -> set[str]:
-    """The keys a multirun sweeps over: those of overrides with several comma-separated values
-    (``anomaly=none,skip`` gives ``anomaly``), without Hydra's ``+``/``~`` prefixes."""
-    return {arg.split("=", 1)[0].lstrip("+~") for arg in argv if "=" in arg and "," in arg.split("=", 1)[1]}
-
-
 def _sweep_hint(message: str, argv: list[str] | None = None) -> str:
-    """In a multirun, Hydra's "use +KEY=VALUE" hint is wrong where some swept options have the key (``+`` then
-    fails for them): the override that works for every job is ``++KEY=VALUE`` (set, or add where absent).
-    Only where KEY lies in a swept group (``anomaly.p`` in a sweep over ``anomaly``); elsewhere Hydra's hint
-    stands."""
+    """In a multirun, Hydra's "use +KEY=VALUE" hint fails for every job whose config has KEY already (a sweep
+    over experiments or anomaly types, where only some options have it): ``++KEY=VALUE`` works in every job
+    (set where present, added where absent), and where no job has KEY it does what ``+`` does."""
     argv = sys.argv[1:] if argv is None else argv
     match = _APPEND_HINT.search(message)
     if match is None or not {"-m", "--multirun"} & set(argv):
         return ""
-    key = match.group(1)
-    if not any(key == swept or key.startswith(swept + ".") for swept in _swept_keys(argv)):
-        return ""
-    return (f"; in a sweep over options of which only some have {match.group(1)}, use ++{match.group(1)}=... "
-            "(sets it where present, adds it where absent)")
+    return (f"; in a multirun, use ++{match.group(1)}=... (it works in every job: sets the key where the job's "
+            "config has it, adds it where not)")
 
 
 def user_error(exc: BaseException) -> str | None:
@@ -173,8 +163,9 @@ def quiet_logs() -> None:
     - Lightning's adverts and repeated banners (:class:`LightningNoise` on its rank-zero loggers);
     - the ``FutureWarning`` of torch's ``LeafSpec`` that Lightning's ``_pytree`` triggers on every fit;
     - Lightning's warning that an epoch has fewer batches than ``log_every_n_steps`` (a reduced-scale run,
-      ``trainer.limit_train_batches``): its step counter runs on across epochs, so the curve is still logged
-      every ``log_every_n_steps`` steps.
+      ``trainer.limit_train_batches``): its step counter runs on across epochs, so a run of more steps in all
+      than the interval still logs its training curve every ``log_every_n_steps`` steps; a shorter one (a
+      debugging run) logs none, and its test metrics as always.
     """
     for name in _LIGHTNING_LOGGERS:
         logger = logging.getLogger(name)

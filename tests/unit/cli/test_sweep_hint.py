@@ -1,25 +1,18 @@
-"""The ``++`` hint of a multirun names only keys inside a swept group; elsewhere Hydra's ``+`` hint stands."""
+"""In a multirun, Hydra's ``+KEY`` hint gets the ``++KEY`` that works in every job (also for a sweep over
+experiments, whose keys lie outside the swept group's name); outside a multirun Hydra's hint stands alone."""
 from lnta.cli._entry import _sweep_hint
 
-HYDRA = ("Could not override 'trainer.limit_test_batches'. To append to your config use "
-         "+trainer.limit_test_batches=3 Key 'limit_test_batches' is not in struct")
+HYDRA = ("Could not override 'anomaly.beta'. To append to your config use +anomaly.beta=3 "
+         "Key 'beta' is not in struct")
 
 
-def _hydra(key: str) -> str:
-    return HYDRA.replace("trainer.limit_test_batches", key)
-
-
-def test_a_key_of_a_swept_group_gets_the_double_plus_hint():
-    argv = ["-m", "+experiment=synthetic_skip", "anomaly=none,skip", "anomaly.p=0.1"]
-    assert "use ++anomaly.p=..." in _sweep_hint(_hydra("anomaly.p"), argv)
-    assert "use ++anomaly.intruder.alpha=..." in _sweep_hint(_hydra("anomaly.intruder.alpha"), argv)
-
-
-def test_a_key_outside_the_swept_groups_keeps_hydras_hint():
-    argv = ["-m", "+experiment=synthetic_skip", "anomaly=none,skip", "trainer.limit_test_batches=3"]
-    assert _sweep_hint(_hydra("trainer.limit_test_batches"), argv) == ""
-    assert _sweep_hint(_hydra("anomalyx.p"), argv) == ""  # a prefix of the name is no group
+def test_a_multirun_gets_the_double_plus_hint_whatever_is_swept():
+    for argv in (["-m", "+experiment=synthetic_baseline,synthetic_patch", "anomaly.beta=3"],  # @package _global_
+                 ["-m", "anomaly=none,skip", "anomaly.beta=3"],
+                 ["--multirun", "seed=0,1", "anomaly.beta=3"]):
+        assert "use ++anomaly.beta=..." in _sweep_hint(HYDRA, argv), argv
 
 
 def test_no_hint_outside_a_multirun():
-    assert _sweep_hint(_hydra("anomaly.p"), ["anomaly=skip", "anomaly.p=0.1"]) == ""
+    assert _sweep_hint(HYDRA, ["anomaly=skip", "anomaly.beta=3"]) == ""
+    assert _sweep_hint("Could not override 'x'. Key 'x' is not in struct", ["-m", "seed=0,1"]) == ""
