@@ -190,7 +190,8 @@ def score(cfg: DictConfig) -> dict:
     checkpoint = load_checkpoint(cfg.ckpt_path) if runtime_of(cfg) == "pytorch" else None
     sources = find_sources(str(cfg.input), cfg.input_format)
     scorer = VideoScorer(cfg, checkpoint, out)
-    log.info("scoring %d video(s) on %s, edges=%s, %s", len(sources), scorer.device, cfg.edges, scorer.describe())
+    log.info("scoring %d video%s on %s, edges=%s, %s", len(sources), "" if len(sources) == 1 else "s", scorer.device,
+             cfg.edges, scorer.describe())
     origin = scorer.threshold_origin()
     if origin:
         log.info("threshold z > %.3f set by %s on %d frames of %s%s", scorer.threshold,
@@ -265,6 +266,7 @@ def recalibrate(cfg: DictConfig) -> dict:
     out = Path(cfg.out).expanduser() if cfg.get("out") else Path(cfg.paths.output_dir) / "calibrated.ckpt"
     with atomic_path(out) as tmp:
         torch.save(checkpoint, tmp)
-    calibrate_log.info("calibrated on %d frames of %d video(s): normal PSNR %.2f +- %.2f dB, threshold z > %.3f "
-                       "-> %s", stats["n"], len(sources), stats["mean"], stats["std"], new_threshold, out)
+    calibrate_log.info("calibrated on %d frames of %d video%s: normal PSNR %.2f +- %.2f dB, threshold z > %.3f "
+                       "-> %s", stats["n"], len(sources), "" if len(sources) == 1 else "s", stats["mean"], stats["std"],
+                       new_threshold, out)
     return {k: v for k, v in stats.items() if k != "psnr"}
