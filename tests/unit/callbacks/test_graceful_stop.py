@@ -45,7 +45,8 @@ class SendSignal(pl.Callback):
 
 
 def _trainer(tmp_path, callbacks):
-    return pl.Trainer(default_root_dir=tmp_path, max_epochs=EPOCHS, limit_train_batches=STEPS_PER_EPOCH,
+    return pl.Trainer(accelerator="cpu", devices=1, default_root_dir=tmp_path, max_epochs=EPOCHS,
+                      limit_train_batches=STEPS_PER_EPOCH,
                       limit_val_batches=0, enable_checkpointing=False, logger=False, enable_progress_bar=False,
                       enable_model_summary=False, callbacks=callbacks)
 
