@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from lnta.errors import DataError
+from lnta.text import counted
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,8 +24,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     print(markdown(result["summary"], result["differs"]))
-    runs = len(result["runs"])
-    print(f"{runs} run{'' if runs == 1 else 's'} -> {args.out} "
+    print(f"{counted(len(result['runs']), 'run')} -> {args.out} "
           f"(report.md, table.csv, runs.csv, {len(result['plots'])} plots)")
 
 

@@ -23,6 +23,7 @@ from lnta.data.io.store import FrameStore
 from lnta.data.io.frames import check_frame_sizes
 from lnta.data.io.video import open_video
 from lnta.errors import ConfigError, DataError
+from lnta.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -157,15 +158,15 @@ class VideoDataModule(pl.LightningDataModule):
             videos = self.videos(split)
             store = open_cache(self.cache, split, self.image_size, videos)
             if store is None:
-                log.info("%s %s: decoding %d video%s (lnta.prepare caches them for later runs)", self.name, split,
-                         len(videos), "" if len(videos) == 1 else "s")
+                log.info("%s %s: decoding %s (lnta.prepare caches them for later runs)", self.name, split,
+                         counted(len(videos), "video"))
                 store = FrameStore.decode(videos, self.image_size, self.backend)
                 how = "decoded into memory"
             else:
                 how = f"memory-mapped from the prepared cache {self.cache}"
             self.verify(split, store)
-            log.info("%s %s: %d video%s, %d frames at %s, %s", self.name, split, len(store.names),
-                     "" if len(store.names) == 1 else "s", sum(store.lengths), store.image_size, how)
+            log.info("%s %s: %s, %d frames at %s, %s", self.name, split, counted(len(store.names), "video"),
+                     sum(store.lengths), store.image_size, how)
             self._stores[split] = store
         return self._stores[split]
 

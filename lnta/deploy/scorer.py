@@ -28,6 +28,7 @@ from lnta.metrics.protocol import minmax_anomaly_scores
 from lnta.deploy.stream import Source, find_sources, score_frames
 from lnta.trainer.compiled import compiled_last
 from lnta.trainer.precision import inference_compile_of, precision_of, resolve_device, resolve_speed
+from lnta.text import counted
 
 log = logging.getLogger("lnta.score")
 calibrate_log = logging.getLogger("lnta.calibrate")  # recalibrate's lines, under its command's name
@@ -190,8 +191,8 @@ def score(cfg: DictConfig) -> dict:
     checkpoint = load_checkpoint(cfg.ckpt_path) if runtime_of(cfg) == "pytorch" else None
     sources = find_sources(str(cfg.input), cfg.input_format)
     scorer = VideoScorer(cfg, checkpoint, out)
-    log.info("scoring %d video%s on %s, edges=%s, %s", len(sources), "" if len(sources) == 1 else "s", scorer.device,
-             cfg.edges, scorer.describe())
+    log.info("scoring %s on %s, edges=%s, %s", counted(len(sources), "video"), scorer.device, cfg.edges,
+             scorer.describe())
     origin = scorer.threshold_origin()
     if origin:
         log.info("threshold z > %.3f set by %s on %d frames of %s%s", scorer.threshold,
@@ -266,7 +267,6 @@ def recalibrate(cfg: DictConfig) -> dict:
     out = Path(cfg.out).expanduser() if cfg.get("out") else Path(cfg.paths.output_dir) / "calibrated.ckpt"
     with atomic_path(out) as tmp:
         torch.save(checkpoint, tmp)
-    calibrate_log.info("calibrated on %d frames of %d video%s: normal PSNR %.2f +- %.2f dB, threshold z > %.3f "
-                       "-> %s", stats["n"], len(sources), "" if len(sources) == 1 else "s", stats["mean"], stats["std"],
-                       new_threshold, out)
+    calibrate_log.info("calibrated on %d frames of %s: normal PSNR %.2f +- %.2f dB, threshold z > %.3f -> %s",
+                       stats["n"], counted(len(sources), "video"), stats["mean"], stats["std"], new_threshold, out)
     return {k: v for k, v in stats.items() if k != "psnr"}
