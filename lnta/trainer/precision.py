@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -56,8 +57,28 @@ def fast_bf16(device: torch.device | str) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+        return cpu_bf16_native()
     return False
+
+
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})   # the kernel's names in /proc/cpuinfo
+
+
+def cpu_bf16_native(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True where this CPU has AVX-512 bf16 or AMX. torch 2.5 and newer answer it
+    (``torch.cpu._is_avx512_bf16_supported``, ``_is_amx_tile_supported``); torch 2.4, which our range
+    admits, has no such check, so there the kernel's feature flags in ``cpuinfo`` answer (Linux; a file
+    that cannot be read gives False: ``fast`` then stays fp32, which is exact to float reassociation)."""
+    bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    if bf16 is not None and amx is not None:
+        return bool(bf16() or amx())
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    flags = {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[-1].split()}
+    return bool(BF16_CPU_FLAGS & flags)
 
 
 def resolve_device(name: str | None, key: str = "device") -> torch.device:

@@ -26,6 +26,33 @@ def test_fast_uses_bf16_only_where_it_is_native(monkeypatch, native_bf16, expect
     assert speed.trainer_precision == expected and speed.channels_last and not speed.cudnn_benchmark
 
 
+CPUINFO = """processor\t: 0
+model name\t: Some CPU
+flags\t\t: fpu sse2 avx2 avx512f {extra}
+"""
+
+
+@pytest.mark.parametrize("extra, expected", [("avx512_bf16", True), ("amx_tile amx_bf16", True),
+                                             ("avx512_vnni", False), ("", False)])
+def test_cpu_bf16_read_from_the_kernel_flags_where_torch_cannot_tell(monkeypatch, tmp_path, extra, expected):
+    # torch 2.4 (the floor of our range) has no torch.cpu._is_avx512_bf16_supported: fast_bf16 raised AttributeError
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.delattr(torch.cpu, name, raising=False)
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO.format(extra=extra))
+    assert fast.cpu_bf16_native(str(cpuinfo)) is expected
+    assert fast.cpu_bf16_native(str(tmp_path / "absent")) is False
+
+
+@pytest.mark.parametrize("bf16, amx, expected", [(True, False, True), (False, True, True), (False, False, False)])
+def test_cpu_bf16_asks_torch_where_it_can(monkeypatch, tmp_path, bf16, amx, expected):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO.format(extra="avx512_bf16 amx_bf16" if not expected else ""))   # torch wins
+    assert fast.cpu_bf16_native(str(cpuinfo)) is expected
+
+
 def test_unknown_precision_is_a_config_error():
     with pytest.raises(ConfigError, match="precision='half'"):
         resolve_speed("half", "cpu")
