@@ -1,6 +1,7 @@
 # make demo   - train baseline, patch and skip (3 seeds each) on the embedded synthetic data, print their AUCs
 # make test   - the whole test suite (installs first)
 # make bench  - the speed benchmark (python -m lnta.bench)
+# make test-floor - the fast tests on the oldest releases our ranges admit (tests/floor.txt; ~5 GB of downloads)
 # make test-devices - the suite collects, and the device-dependent fast tests pass, with CUDA hidden and as it is
 PYTHON ?= python3
 # the wheel index torch comes from; empty: the index pip is configured with. A CUDA build, e.g.:
@@ -11,7 +12,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast test-devices bench clean
+.PHONY: install demo test test-fast test-floor test-devices bench clean
 
 install: $(STAMP)
 
@@ -30,6 +31,14 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"
+
+# A venv of its own, so the pins never touch .venv; lnta itself without its deps, which the pins are.
+FLOOR_VENV := .venv-floor
+test-floor:
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install -q -r tests/floor.txt
+	$(FLOOR_VENV)/bin/python -m pip install -q --no-deps -e .
+	$(FLOOR_VENV)/bin/python -m pytest -m "not slow"
 
 # Each pass collects the whole suite (an import that fails without, or with, a GPU shows) and runs the fast
 # tests that depend on the device: the GPU default, the precision settings, the numpy floor.

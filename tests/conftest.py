@@ -15,13 +15,21 @@ SHARED = REPO.parent / "shared" / "datasets"
 
 @functools.cache
 def inductor_compiles() -> bool:
-    """Whether torch.compile (Inductor) compiles here: it needs a C++ compiler and the Python headers
-    at run time, and compiled testing falls back to eager without them. Asked once, by compiling."""
+    """Whether torch.compile (Inductor, with freezing, as compiled testing runs it) compiles the AE's kind of
+    test forward here, a Conv3d and a strided ConvTranspose3d under inference_mode: it needs a C++ compiler and
+    the Python headers at run time, and torch 2.4's freezing fails on ConvTranspose3d; compiled testing falls
+    back to eager in each case. Asked once, by compiling torch's own modules (not lnta's)."""
     import torch
+    from torch import nn
+    from torch._inductor import config
 
+    net = nn.Sequential(nn.Conv3d(1, 2, 3, padding=1),
+                        nn.ConvTranspose3d(2, 1, 3, stride=2, padding=1, output_padding=1)).eval()
     try:
-        return bool(torch.compile(lambda x: x * 2 + 1, dynamic=False)(torch.ones(3)).sum() == 9)
-    except Exception:  # Inductor's BackendCompilerFailed (InvalidCxxCompiler, a failed build, ...)
+        with torch.inference_mode(), config.patch(freezing=True):
+            out = torch.compile(net, dynamic=False)(torch.ones(1, 1, 4, 4, 4))
+        return tuple(out.shape) == (1, 1, 8, 8, 8)
+    except Exception:  # Inductor's BackendCompilerFailed (InvalidCxxCompiler, a failed build, a lowering bug)
         return False
 
 

@@ -35,6 +35,15 @@ def _inductor_freezing():
     return inductor_config.patch(freezing=True)
 
 
+def compile_failure_reason(error: BaseException) -> str:
+    """One line for a failed compile: Inductor's message starts ``backend='inductor' raised:`` and puts the cause
+    on the next line (e.g. ``RuntimeError: expected padding ...`` from torch 2.4's freezing of ConvTranspose3d);
+    the first line that says more than that, at most 200 characters, else the exception's type."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    cause = next((line for line in lines if not line.endswith("raised:")), None)
+    return cause[:200] if cause else type(error).__name__
+
+
 class FrozenForward:
     """``model``'s forward for inference, compiled with Inductor freezing on the first call.
 
@@ -85,7 +94,7 @@ class FrozenForward:
                 log.info("inference_compile: compiled in %.1f s", time.perf_counter() - start)
         except torch._dynamo.exc.BackendCompilerFailed as e:
             self._failed, self.compiled = True, False
-            reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            reason = compile_failure_reason(e)
             log.warning("inference_compile: torch.compile failed (%s); running the eager model instead "
                         "(inference_compile=false skips the attempt)", reason)
             return self.model(clips[:n])

@@ -39,8 +39,8 @@ def test_16_bit_frames_scale_by_the_bit_depth(tmp_path, kind):
     else:
         image = Image.fromarray(SIXTEEN)
     image.save(path)
-    with Image.open(path) as check:
-        assert check.mode == mode  # the file really is what the case says
+    with Image.open(path) as check:  # the file really is what the case says (Pillow 10.0 opens a 16-bit PNG as "I")
+        assert check.mode == mode or (suffix == "png" and check.mode == "I")
     np.testing.assert_array_equal(read_gray(path), EIGHT)
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lnta.models import ConvAE3D
-from lnta.trainer.compiled import FrozenForward, compiled_last, inference_forward
+from lnta.trainer.compiled import FrozenForward, compile_failure_reason, compiled_last, inference_forward
 from lnta.trainer.precision import resolve_speed
 from tests.conftest import inductor_compiles
 
@@ -15,7 +15,7 @@ from tests.conftest import inductor_compiles
 def needs_inductor():
     """Asked when a test runs, not at collection: finding out compiles."""
     if not inductor_compiles():
-        pytest.skip("torch.compile cannot compile here (no C++ compiler or Python headers)")
+        pytest.skip("torch.compile cannot compile the AE's test forward here (no C++ compiler or Python headers, or a torch whose Inductor freezing fails on ConvTranspose3d, as 2.4's does)")
 
 
 needs_compiler = pytest.mark.usefixtures("needs_inductor")
@@ -119,3 +119,15 @@ def test_inference_forward_wraps_only_where_the_speed_says_so():
     assert isinstance(inference_forward(resolve_speed("fast", "cpu", inference_compile=True), model), FrozenForward)
     assert inference_forward(resolve_speed("fast", "cpu", inference_compile=False), model) is model
     assert not compiled_last(model)
+
+
+@pytest.mark.parametrize("message, expected", [
+    # torch 2.4's freezing of a strided ConvTranspose3d: the cause is on the line after "raised:"
+    ("backend='inductor' raised:\nRuntimeError: expected padding to be a single integer value\n\nWhile executing",
+     "RuntimeError: expected padding to be a single integer value"),
+    ("InvalidCxxCompiler: No working C++ compiler found", "InvalidCxxCompiler: No working C++ compiler found"),
+    ("", "RuntimeError"),
+    ("backend='inductor' raised:\n", "RuntimeError"),
+])
+def test_a_failed_compile_is_named_by_its_cause_on_one_line(message, expected):
+    assert compile_failure_reason(RuntimeError(message)) == expected
