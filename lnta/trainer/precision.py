@@ -65,10 +65,10 @@ BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})   # the kernel's names i
 
 
 def cpu_bf16_native(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """True where this CPU has AVX-512 bf16 or AMX. torch 2.5 and newer answer it
-    (``torch.cpu._is_avx512_bf16_supported``, ``_is_amx_tile_supported``); torch 2.4, which our range
-    admits, has no such check, so there the kernel's feature flags in ``cpuinfo`` answer (Linux; a file
-    that cannot be read gives False: ``fast`` then stays fp32, which is exact to float reassociation)."""
+    """True where this CPU has AVX-512 bf16 or AMX. Newer torch answers it (``torch.cpu._is_avx512_bf16_supported``,
+    ``_is_amx_tile_supported``, present in the 2.13 we install); torch 2.4, which our range admits, has no such
+    check, so there the kernel's feature flags in ``cpuinfo`` answer (Linux; a file that cannot be read gives
+    False: ``fast`` then stays fp32, which is exact to float reassociation)."""
     bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
     if bf16 is not None and amx is not None:
