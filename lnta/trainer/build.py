@@ -38,7 +38,9 @@ def build_module(config: dict, center: int, *, speed: Speed | None = None, anoma
     model = hydra.utils.instantiate(config["model"])
     if speed is not None:
         apply_speed(speed, model)
-    optimizer = hydra.utils.instantiate(config["optimizer"]) if train else None
+    # plain lists (betas), not ListConfig: torch 2.4 keeps them as given in the optimizer state, which then fails
+    # every weights_only load of the checkpoint (newer torch turns them into tuples)
+    optimizer = hydra.utils.instantiate(config["optimizer"], _convert_="object") if train else None
     forward = inference_forward(speed, model) if speed is not None else model
     return LNTAModule(model, anomalies if train else (), optimizer=optimizer, center=center, error_maps=error_maps,
                       config=config, test_forward=None if forward is model else forward)
