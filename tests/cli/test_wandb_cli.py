@@ -42,6 +42,7 @@ def test_key_detection_reads_env_netrc_and_settings(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_wandb_without_a_key_runs_offline_and_says_so_once(tmp_path, tiny, monkeypatch):
+    pytest.importorskip("wandb", reason="wandb not installed (pip install 'lnta[wandb]')")
     tiny = [o for o in tiny if not o.startswith("data.test_videos")] + ["data.test_videos=3"]
     result = run_cli("lnta.train", *tiny, "logger=wandb", env=_clean_env(tmp_path, monkeypatch))
     out = result.stdout + result.stderr

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_each_multirun_job_logs_into_its_own_wandb_run(tmp_path):
+    pytest.importorskip("wandb", reason="wandb not installed (pip install 'lnta[wandb]')")
     # a clean W&B environment: no WANDB_* variables, no API key, a fresh HOME; offline by config
     env = {k: v for k, v in cli_env().items() if not k.startswith("WANDB_")}
     env.update(HOME=str(tmp_path / "home"))

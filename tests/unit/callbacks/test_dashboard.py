@@ -27,6 +27,7 @@ def test_flat_hparams():
 
 @pytest.mark.slow
 def test_offline_wandb_run_holds_media_and_tables(tmp_path, tiny):
+    pytest.importorskip("wandb", reason="wandb not installed (pip install 'lnta[wandb]')")
     env = {"WANDB_MODE": "offline", "WANDB_API_KEY": "", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true",
            "WANDB_CONFIG_DIR": str(tmp_path / "wandb-config"), "WANDB_CACHE_DIR": str(tmp_path / "wandb-cache")}
     result = run_cli("lnta.train", "+experiment=synthetic_patch", *tiny, "logger=wandb", env=env)
