@@ -1,15 +1,19 @@
 """tests/floor.txt pins, for every dependency of pyproject.toml, the oldest release its range admits, so that
 `make test-floor` tests the floor the ranges promise (it once promised torch 2.4 and Lightning 2.4 while the
-code called a torch 2.5 function and the tests a Lightning 2.6 argument: found by running them, 2026-12-06)."""
+code called a function torch 2.4 lacks and the tests an argument Lightning 2.4 lacks: found by running them,
+2026-12-06)."""
 from __future__ import annotations
 
-import tomllib
+import sys
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tests.conftest import REPO
+
+tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")  # Python 3.10: tomli
 
 
 def floors(requirements: list[str]) -> dict[str, Version]:
